@@ -39,8 +39,9 @@ def format_key(key):
 
 def format_device(dev):
     """One device the way swift-ring-builder's `add` spells it, plus its weight."""
-    text = 'r%sz%s-%s:%sR%s:%s/%s' % (dev['region'], dev['zone'], dev['ip'], dev['port'],
-                                     dev['replication_ip'], dev['replication_port'], dev['device'])
+    text = 'r%sz%s-%s:%sR%s:%s/%s' % (
+        dev['region'], dev['zone'], dev['ip'], dev['port'],
+        dev['replication_ip'], dev['replication_port'], dev['device'])
     if dev.get('meta'):
         text += '_%s' % dev['meta']
     return '%s %s' % (text, _num(dev['weight']))

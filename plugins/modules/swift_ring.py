@@ -25,12 +25,14 @@ description:
   - Part power is never changed; a different O(replicas) is refused unless O(change_replicas=true).
   - Rebalances only when something is due, and respects C(min_part_hours). When a rebalance is due
     but C(min_part_hours) stops every partition move, the module does not fail and does not stay
-    silent: it returns RV(rebalance.blocked=true) with the time to wait and warns.
+    silent, it returns RV(rebalance.blocked=true) with the time to wait and warns.
   - Every builder and ring file written is also copied to C(backups/<unix time>.<name>) next to
     the builder, as C(swift-ring-builder) does; files are replaced atomically.
   - Needs swift's Python library on the target (Debian/Ubuntu package C(python3-swift)).
 author:
-  - cloudlab.openstack developers
+  - cloudlab.openstack contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 requirements:
   - swift (Debian/Ubuntu package C(python3-swift)) on the target
 attributes:
@@ -44,6 +46,8 @@ attributes:
     support: full
     details:
       - Shows ring settings and the device table before and after.
+  platform:
+    platforms: posix
 options:
   builder:
     description:
@@ -145,9 +149,9 @@ options:
     default: auto
   seed:
     description:
-      - Seed of the rebalance's random choices (C(swift-ring-builder rebalance --seed)), for
-        reproducible rings.
-    type: int
+      - Seed of the rebalance's random choices, for reproducible rings. The same value as
+        C(swift-ring-builder rebalance --seed) gives the same ring.
+    type: str
   state:
     description:
       - V(absent) deletes the builder and ring files (copied to C(backups/) first when O(backup)).
@@ -537,7 +541,7 @@ def main():
             devices=dict(type='list', elements='dict', options=device_spec),
             force=dict(type='bool', default=False),
             rebalance=dict(type='str', default='auto', choices=['auto', 'never', 'force']),
-            seed=dict(type='int'),
+            seed=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             backup=dict(type='bool', default=True),
         ),
