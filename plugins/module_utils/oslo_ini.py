@@ -28,8 +28,9 @@ import re
 MASK = '********'
 MASK_CHANGED = '******** (changed)'
 
-# The secret options of the OpenStack services: passwords, keys, and URLs that embed credentials.
-DEFAULT_SECRET_OPTIONS = ['*password*', '*secret*', 'connection', 'transport_url', '*_key']
+# The secret options of the OpenStack services: passwords, keys, and URLs that embed credentials
+# (connection, slave_connection: database URLs; transport_url: the RabbitMQ URL).
+DEFAULT_SECRET_OPTIONS = ['*password*', '*secret*', '*connection', 'transport_url', '*_key']
 
 BLANK, COMMENT, SECTION, OPTION = 'blank', 'comment', 'section', 'option'
 
@@ -126,6 +127,27 @@ def parse(text):
     return nodes
 
 
+def decode(data):
+    """The text of a file's bytes; bad UTF-8 is a ParseError naming the line."""
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        lineno = data[:exc.start].count(b'\n') + 1
+        raise ParseError(lineno, '', 'byte 0x%02x is not UTF-8 (save the file as UTF-8)'
+                         % bytearray(data[exc.start:exc.start + 1])[0])
+
+
+def describe_error(path, exc, patterns):
+    """A message that names the line and what is wrong, without echoing a line that may hold a secret."""
+    text = exc.line.strip().lstrip('#;')
+    key = split_key_value(text)[0] or (text.split() or [''])[0]
+    shown = ': %r' % exc.line if exc.line else ''
+    if key and is_secret('', key, patterns):
+        shown = ' (line not shown: it may hold a secret)'
+    return ('%s cannot be parsed as an oslo.config INI file, nothing was changed: line %d: %s%s'
+            % (path, exc.lineno, exc.reason, shown))
+
+
 def split_key_value(line):
     """Split at the first '=' or ':' as oslo.config does; (None, None) if there is neither."""
     equal, colon = line.find('='), line.find(':')
@@ -185,6 +207,22 @@ def flatten(values_map):
     """One value as a string, a repeated key as a list: the shape `state: get` returns."""
     return dict((s, dict((k, v[0] if len(v) == 1 else list(v)) for k, v in opts.items()))
                 for s, opts in values_map.items())
+
+
+def select(nodes, selection, patterns):
+    """The values of a file as {section: {key: value or [values]}}, secrets masked.
+
+    `selection` ({section: {key: anything}} or {section: None} for a whole section) limits the result
+    to those options; an option asked for that the file does not hold reads None.
+    """
+    found = flatten(values(nodes))
+    if selection:
+        wanted = {}
+        for section, opts in selection.items():
+            have = found.get(section, {})
+            wanted[section] = dict(have) if opts is None else dict((key, have.get(key)) for key in opts)
+        found = wanted
+    return mask_values(found, patterns)
 
 
 def is_secret(section, key, patterns):

@@ -13,12 +13,12 @@ module: openstack_config
 short_description: Apply a map of settings to an OpenStack (oslo.config) INI file in one atomic write
 version_added: 0.1.0
 description:
-  - The install guides' C(openstack-config --set FILE SECTION KEY VALUE), batched - one task applies a whole
+  - "The install guides' C(openstack-config --set FILE SECTION KEY VALUE), batched: one task applies a whole
     C({section: {option: value}}) map to a file such as C(nova.conf), C(neutron.conf) or C(ml2_conf.ini) and
-    writes the file once, atomically.
-  - Reads the file as oslo.config does - duplicate sections are merged, C(key=value) and C(key: value) with or
+    writes the file once, atomically."
+  - "Reads the file as oslo.config does: duplicate sections are merged, C(key=value) and C(key: value) with or
     without spaces, values that contain C(=) or C(#) (oslo.config has no inline comments), indented continuation
-    lines, UTF-8.
+    lines, UTF-8."
   - Keeps comments, blank lines, unrelated options and their order. A missing option replaces the distro sample
     line C(#option = default) of its section in place when there is one, else it goes at the end of the section.
     Missing sections are appended to the file.
@@ -46,23 +46,20 @@ options:
     aliases: [dest]
   settings:
     description:
-      - The settings, as C({section: {option: value}}). C(DEFAULT) is a section like any other.
+      - "The settings, as C({section: {option: value}}). C(DEFAULT) is a section like any other."
       - With O(state=present) a value is a scalar (written as given; booleans as C(True)/C(False), as oslo.config
         expects), a list (a MultiStrOpt - one C(option = item) line per item, in the given order; an empty list
         removes the option), or null (the option is removed).
       - With O(state=absent) a null value removes every line of the option, a scalar or list removes only the lines
         that hold one of those values, and a section mapped to null is removed whole, with its comments.
-      - With O(state=get) the sections and options to read; a section mapped to null reads all its options.
-        Omit it to read the whole file.
     type: dict
     default: {}
   state:
     description:
       - V(present) makes the options hold exactly the given values.
       - V(absent) removes options, values or whole sections.
-      - V(get) changes nothing and returns RV(values).
     type: str
-    choices: [present, absent, get]
+    choices: [present, absent]
     default: present
   exclusive:
     description:
@@ -90,12 +87,14 @@ options:
     description:
       - Names of options whose values are secret, as shell-style patterns matched case-insensitively against the
         option name, or against C(section.option) when the pattern contains a dot (C(database.connection)).
-      - Their values are shown as C(********) in the diff (C(******** (changed)) on a line that changed) and in
-        RV(values), and the secret values given in O(settings) are hidden from the whole task result.
+      - Their values are shown as C(********) in the diff (C(******** (changed\)) on a line that changed), and the
+        secret values given in O(settings) are hidden from the whole task result.
       - Setting this replaces the default list; repeat the defaults to extend it.
+      - The default covers C(connection) and C(slave_connection) (database URLs with their passwords) with
+        C(*connection).
     type: list
     elements: str
-    default: ['*password*', '*secret*', 'connection', 'transport_url', '*_key']
+    default: ['*password*', '*secret*', '*connection', 'transport_url', '*_key']
 notes:
   - Section and option names are compared exactly as written.
   - Values are compared and returned as written after the C(=), with the surrounding spaces stripped; oslo.config
@@ -103,6 +102,8 @@ notes:
   - Ansible logs module arguments to the managed host's system log before the module runs. Keep secrets out of it
     with C(no_target_syslog = True) in C(ansible.cfg).
 seealso:
+  - module: cloudlab.openstack.openstack_config_info
+    description: Reads the values of such a file, secrets masked.
   - module: community.general.ini_file
 """
 
@@ -149,14 +150,6 @@ EXAMPLES = r"""
         auth_type: password
         username: neutron
         password: "{{ neutron_password }}"
-
-- name: Read the database settings
-  cloudlab.openstack.openstack_config:
-    path: /etc/nova/nova.conf
-    state: get
-    settings:
-      database: null
-  register: __nova_db
 """
 
 RETURN = r"""
@@ -166,13 +159,6 @@ changed_options:
   type: list
   elements: str
   sample: [DEFAULT.my_ip, database.connection]
-values:
-  description:
-    - With O(state=get), the values read - a string for an option that appears once, a list for a repeated one,
-      null for an option asked for that the file does not hold. Secret values read C(********).
-  returned: when O(state=get)
-  type: dict
-  sample: {DEFAULT: {my_ip: 10.0.100.145, notification_driver: [a, b]}, database: {connection: "********"}}
 exists:
   description: Whether the file existed when the task started.
   returned: always
@@ -210,8 +196,6 @@ def check_settings(settings, state):
         if not isinstance(opts, dict):
             return 'settings.%s must be a map of options, got %r' % (section, opts)
         for key, value in opts.items():
-            if state == 'get':
-                continue
             try:
                 oslo_ini.normalize(value)
             except TypeError as exc:
@@ -229,46 +213,18 @@ def secret_values(settings, patterns):
     return found
 
 
-def read_file(module, path):
-    """The file's text, or None when it does not exist; fails on a directory or bad UTF-8."""
+def read_nodes(module, path, patterns, result):
+    """The parsed file, or None when it does not exist; fails, naming the line, on a bad file."""
     if not os.path.exists(path):
         return None
     if os.path.isdir(path):
-        module.fail_json(msg='%s is a directory; path must name an INI file' % path)
+        module.fail_json(msg='%s is a directory; path must name an INI file' % path, **result)
     with open(path, 'rb') as handle:
         data = handle.read()
     try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError as exc:
-        lineno = data[:exc.start].count(b'\n') + 1
-        module.fail_json(msg='%s: line %d is not UTF-8 (byte 0x%02x); save the file as UTF-8'
-                         % (path, lineno, bytearray(data[exc.start:exc.start + 1])[0]))
-
-
-def parse_error_message(path, exc, patterns):
-    """Name the line and what to fix, without echoing a line that may hold a secret."""
-    text = exc.line.strip().lstrip('#;')
-    key = oslo_ini.split_key_value(text)[0] or (text.split() or [''])[0]
-    shown = repr(exc.line)
-    if key and oslo_ini.is_secret('', key, patterns):
-        shown = '(not shown: it may hold a secret)'
-    return ('%s cannot be parsed as an oslo.config INI file, nothing was changed: line %d: %s: %s'
-            % (path, exc.lineno, exc.reason, shown))
-
-
-def get_values(nodes, settings, patterns):
-    """What `state: get` returns: the file's values, or those the settings ask for, secrets masked."""
-    found = oslo_ini.flatten(oslo_ini.values(nodes))
-    if settings:
-        wanted = {}
-        for section, opts in settings.items():
-            have = found.get(section, {})
-            if opts is None:
-                wanted[section] = dict(have)
-            else:
-                wanted[section] = dict((key, have.get(key)) for key in opts)
-        found = wanted
-    return oslo_ini.mask_values(found, patterns)
+        return oslo_ini.parse(oslo_ini.decode(data))
+    except oslo_ini.ParseError as exc:
+        module.fail_json(msg=oslo_ini.describe_error(path, exc, patterns), **result)
 
 
 def write_file(module, path, text):
@@ -284,7 +240,7 @@ def main():
         argument_spec=dict(
             path=dict(type='path', required=True, aliases=['dest']),
             settings=dict(type='dict', default={}),
-            state=dict(type='str', default='present', choices=['present', 'absent', 'get']),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
             exclusive=dict(type='bool', default=False),
             create=dict(type='bool', default=True),
             backup=dict(type='bool', default=False),
@@ -299,44 +255,36 @@ def main():
     settings = module.params['settings'] or {}
     state = module.params['state']
     patterns = module.params['secret_options']
+    result = dict(changed=False, changed_options=[], path=path)
 
     problem = check_settings(settings, state)
     if problem:
-        module.fail_json(msg=problem)
+        module.fail_json(msg=problem, **result)
     # Hide the secret values given in settings everywhere in the result (the invocation included).
     module.no_log_values.update(secret_values(settings, patterns))
 
-    old = read_file(module, path)
-    result = dict(changed=False, changed_options=[], path=path, exists=old is not None)
-    if old is None and (state != 'present' or not module.params['create']):
-        if state == 'present':
+    nodes = read_nodes(module, path, patterns, result)
+    result['exists'] = nodes is not None
+    if nodes is None:
+        if state == 'absent':
+            module.exit_json(**result)
+        if not module.params['create']:
             module.fail_json(msg='%s does not exist; create it first or set create=true' % path, **result)
-        if state == 'get':
-            result['values'] = get_values([], settings, patterns)
-        module.exit_json(**result)
-
-    try:
-        nodes = oslo_ini.parse(old or '')
-    except oslo_ini.ParseError as exc:
-        module.fail_json(msg=parse_error_message(path, exc, patterns), **result)
-
-    if state == 'get':
-        result['values'] = get_values(nodes, settings, patterns)
-        module.exit_json(**result)
 
     if state == 'absent':
-        plan = oslo_ini.plan_absent(nodes, settings)
+        plan = oslo_ini.plan_absent(nodes or [], settings)
     else:
-        plan = oslo_ini.plan_present(nodes, settings, exclusive=module.params['exclusive'],
+        plan = oslo_ini.plan_present(nodes or [], settings, exclusive=module.params['exclusive'],
                                      replace_samples=module.params['replace_samples'])
-    new = oslo_ini.apply(nodes, plan)
+    old = oslo_ini.render(nodes) if nodes is not None else None
+    new = oslo_ini.apply(nodes or [], plan)
     changed = old is None or new != old
     result['changed_options'] = plan.changed
 
     if module._diff:
         result['diff'] = dict(
             before_header=path, after_header=path,
-            before=oslo_ini.mask_text(nodes, patterns) if old is not None else '',
+            before=oslo_ini.mask_text(nodes, patterns) if nodes is not None else '',
             after=oslo_ini.mask_text(oslo_ini.parse(new), patterns, changed=set(plan.changed)))
 
     if changed and not module.check_mode:
