@@ -26,7 +26,7 @@ description:
   - Values of secret options (see O(secret_options)) are masked in the diff and in the returned data, while the rest
     of the diff stays visible; the secret values given in O(settings) are also hidden from the whole task result.
 author:
-  - cloudlab.openstack contributors
+  - cloudlab.openstack contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.files

@@ -17,7 +17,7 @@ description:
     never changes anything. Reads the file as oslo.config does, with the same parser.
   - Repeated options (MultiStrOpt) come back as lists, in file order; duplicate sections are merged.
 author:
-  - cloudlab.openstack contributors
+  - cloudlab.openstack contributors (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
