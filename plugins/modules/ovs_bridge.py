@@ -22,7 +22,7 @@ description:
     O(allow_connection_interface=true).
   - Optionally writes the operating system's persistent network configuration.
 author:
-  - cloudlab.openstack contributors
+  - cloudlab.openstack contributors (!UNKNOWN)
 requirements:
   - ovs-vsctl (Open vSwitch), ip (iproute2) on the managed node
   - ping (iputils) when a probe runs; sysctl (procps) for the netdev datapath uplink
@@ -108,8 +108,8 @@ options:
     default: true
   allow_connection_interface:
     description:
-      - Allow moving the addresses of the interface that carries the Ansible connection (found
-        from C(SSH_CONNECTION): the address Ansible connected to, and the route back to it).
+      - Allow moving the addresses of the interface that carries the Ansible connection, found
+        from C(SSH_CONNECTION) (the address Ansible connected to, and the route back to it).
     type: bool
     default: false
   probe:
@@ -357,8 +357,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    want = dict((k, p[k]) for k in ('bridge', 'state', 'datapath_type', 'fail_mode', 'external_ids',
-                                     'other_config', 'ports', 'uplink'))
+    keys = ('bridge', 'state', 'datapath_type', 'fail_mode', 'external_ids', 'other_config',
+            'ports', 'uplink')
+    want = dict((k, p[k]) for k in keys)
     bridge, uplink = p['bridge'], p['uplink']
     if uplink and (uplink == bridge or uplink in [port['name'] for port in p['ports']]):
         module.fail_json(msg='uplink %s must be a NIC other than the bridge and not in ports' % uplink)

@@ -44,7 +44,7 @@ class FakeNode:
         self.batch_rc = batch_rc
         self.changes = []
 
-    def run_command(self, argv, data=None, **kwargs):
+    def run_command(self, argv, data=None):
         name = Path(argv[0]).name
         if name == 'ovs-vsctl' and '--format=json' in argv:
             return 0, self.vsctl_out, ''
@@ -66,13 +66,18 @@ def execute(args, node, sysctls=None, env=None, files=None):
     """Run main() against node; returns (ok, result, the write_file mock)."""
     environ = dict((k, v) for k, v in ovs_bridge.os.environ.items() if k != 'SSH_CONNECTION')
     environ.update(env or {})
+    files = files or {}
+
+    def run_command(dummy_module, argv, data=None, **dummy_kwargs):
+        return node.run_command(argv, data)
+
     with patch_module_args(dict(args)), \
-            mock.patch.object(basic.AnsibleModule, 'run_command', lambda self, argv, **k: node.run_command(argv, **k)), \
+            mock.patch.object(basic.AnsibleModule, 'run_command', run_command), \
             mock.patch.object(basic.AnsibleModule, 'get_bin_path', lambda self, name, **k: '/usr/bin/' + name), \
             mock.patch.object(basic.AnsibleModule, 'exit_json', _exit), \
             mock.patch.object(basic.AnsibleModule, 'fail_json', _fail), \
             mock.patch.object(ovs_bridge, 'read_sysctls', lambda uplink: dict(sysctls or {})), \
-            mock.patch.object(ovs_bridge, 'read_file', lambda path: (files or {}).get(path)), \
+            mock.patch.object(ovs_bridge, 'read_file', files.get), \
             mock.patch.object(ovs_bridge, 'write_file') as write, \
             mock.patch.object(ovs_bridge.time, 'sleep'), \
             mock.patch.dict('os.environ', environ, clear=True):
