@@ -163,14 +163,33 @@ def render(nodes):
 
 
 def to_text_value(value):
-    """A scalar as oslo.config writes it: booleans as True/False, numbers as written."""
+    """A scalar as oslo.config writes it: booleans as True/False, numbers as written.
+
+    Each line is stripped, because oslo.config strips what it reads: a value written with spaces
+    around it would never read back equal, and the task would never converge.
+    """
     if isinstance(value, bool):
         return 'True' if value else 'False'
     if isinstance(value, (dict, list, tuple)):
         raise TypeError('a value must be a scalar or a list of scalars, got %r' % (value,))
     if value is None:
         raise TypeError('a list item must not be null')
-    return '%s' % (value,)
+    lines = [line.strip() for line in ('%s' % (value,)).split('\n')]
+    if not all(lines[1:]):
+        raise TypeError('a multi-line value cannot hold an empty line (it would end the value): %r' % (value,))
+    return '\n'.join(lines)
+
+
+def check_name(section, key=None):
+    """A message if a section or option name cannot be written as one, else None."""
+    if not section or section != section.strip() or '\n' in section or '\r' in section or ']' in section:
+        return 'section name %r: must be non-empty, without newlines, "]" or surrounding spaces' % (section,)
+    if key is not None:
+        if (not key or key != key.strip() or key[0] in '#;[' or
+                any(c in key for c in '=:\n\r')):
+            return ('option name %r in [%s]: must be non-empty, without "=", ":", newlines or surrounding '
+                    'spaces, and not start with "#", ";" or "["' % (key, section))
+    return None
 
 
 def normalize(value):

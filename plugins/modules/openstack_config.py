@@ -23,6 +23,8 @@ description:
     line C(#option = default) of its section in place when there is one, else it goes at the end of the section.
     Missing sections are appended to the file.
   - A file that cannot be parsed is never written; the task fails naming the line.
+  - A symlink is followed - the file it points to is edited and the link stays (Debian's C(/etc/neutron/plugin.ini)
+    points to C(ml2_conf.ini)).
   - Values of secret options (see O(secret_options)) are masked in the diff and in the returned data, while the rest
     of the diff stays visible; the secret values given in O(settings) are also hidden from the whole task result.
 author:
@@ -188,6 +190,9 @@ from ansible_collections.cloudlab.openstack.plugins.module_utils import oslo_ini
 def check_settings(settings, state):
     """A message saying what is wrong with the shape of the settings, or None."""
     for section, opts in settings.items():
+        problem = oslo_ini.check_name(section)
+        if problem:
+            return 'settings: %s' % problem
         if opts is None:
             if state == 'present':
                 return ("settings.%s is null: map it to options, or use state=absent to remove the section"
@@ -196,6 +201,9 @@ def check_settings(settings, state):
         if not isinstance(opts, dict):
             return 'settings.%s must be a map of options, got %r' % (section, opts)
         for key, value in opts.items():
+            problem = oslo_ini.check_name(section, key)
+            if problem:
+                return 'settings: %s' % problem
             try:
                 oslo_ini.normalize(value)
             except TypeError as exc:
@@ -252,6 +260,8 @@ def main():
         supports_check_mode=True,
     )
     path = module.params['path']
+    # Edit the file a symlink points to, never replace the link (/etc/neutron/plugin.ini -> ml2_conf.ini).
+    target = os.path.realpath(path)
     settings = module.params['settings'] or {}
     state = module.params['state']
     patterns = module.params['secret_options']
@@ -263,7 +273,7 @@ def main():
     # Hide the secret values given in settings everywhere in the result (the invocation included).
     module.no_log_values.update(secret_values(settings, patterns))
 
-    nodes = read_nodes(module, path, patterns, result)
+    nodes = read_nodes(module, target, patterns, result)
     result['exists'] = nodes is not None
     if nodes is None:
         if state == 'absent':
@@ -289,15 +299,15 @@ def main():
 
     if changed and not module.check_mode:
         if module.params['backup'] and old is not None:
-            result['backup_file'] = module.backup_local(path)
+            result['backup_file'] = module.backup_local(target)
         try:
-            write_file(module, path, new)
+            write_file(module, target, new)
         except (IOError, OSError) as exc:
-            module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc)), **result)
+            module.fail_json(msg='cannot write %s: %s' % (target, to_native(exc)), **result)
 
-    if os.path.exists(path):
+    if os.path.exists(target):
         # Mode, owner, group; in check mode this only reports what it would change.
-        file_args = module.load_file_common_arguments(module.params)
+        file_args = module.load_file_common_arguments(module.params, path=target)
         changed = module.set_fs_attributes_if_different(file_args, changed)
     result['changed'] = changed
     module.exit_json(**result)

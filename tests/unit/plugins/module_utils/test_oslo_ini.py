@@ -178,6 +178,8 @@ EDITS = [
      "[s]\na = one\n  two\n", []),
     ("value with = and #", "[s]\n", {"s": {"u": "mysql://n:p#w=d@h/n"}}, {},
      "[s]\nu = mysql://n:p#w=d@h/n\n", ["s.u"]),
+    ("values stripped as oslo.config reads them", "[s]\n", {"s": {"a": " x ", "b": "one \n  two"}}, {},
+     "[s]\na = x\nb = one\n    two\n", ["s.a", "s.b"]),
     ("UTF-8 value", "[s]\n# héllo\n", {"s": {"n": "café"}}, {}, "[s]\n# héllo\nn = café\n", ["s.n"]),
     ("exclusive removes the others", "[s]\na = 1\nb = 2\nb = 3\n[t]\nz = 0\n", {"s": {"a": "1"}},
      {"exclusive": True}, "[s]\na = 1\n[t]\nz = 0\n", ["s.b"]),
@@ -220,10 +222,20 @@ def test_normalize(value, expected):
     assert oslo_ini.normalize(value) == expected
 
 
-@pytest.mark.parametrize("value", [{"a": 1}, [None], [["nested"]]])
+@pytest.mark.parametrize("value", [{"a": 1}, [None], [["nested"]], "one\n\ntwo", "one\n  \ntwo"])
 def test_normalize_rejects(value):
     with pytest.raises(TypeError):
         oslo_ini.normalize(value)
+
+
+@pytest.mark.parametrize("section, key, ok", [
+    ("DEFAULT", None, True), ("keystone_authtoken", "password", True), ("a b", "c.d-e", True),
+    ("", None, False), (" DEFAULT", None, False), ("a]b", None, False), ("a\nb", None, False),
+    ("s", "", False), ("s", "a=b", False), ("s", "a:b", False), ("s", "#a", False), ("s", "[a", False),
+    ("s", " a", False), ("s", "a\nb", False),
+])
+def test_check_name(section, key, ok):
+    assert (oslo_ini.check_name(section, key) is None) is ok
 
 
 # --- secrets --------------------------------------------------------------------------------------

@@ -109,6 +109,14 @@ def test_backup_and_mode(conf, capsys):
     assert predicted["changed"] is True and oct(conf.stat().st_mode & 0o777) == "0o640"
 
 
+def test_symlink_is_followed(conf, capsys):
+    link = conf.parent / "plugin.ini"
+    link.symlink_to(conf.name)
+    result = run(openstack_config, {"path": str(link), "settings": {"DEFAULT": {"debug": True}}}, capsys)
+    assert result["changed"] is True
+    assert link.is_symlink() and "debug = True" in conf.read_text()
+
+
 def test_create(tmp_path, capsys):
     path = tmp_path / "new.conf"
     predicted = run(openstack_config, {"path": str(path), "settings": {"DEFAULT": {"a": 1}}}, capsys, check=True)
@@ -123,6 +131,8 @@ def test_create(tmp_path, capsys):
     ({"settings": {"DEFAULT": "x"}}, "settings.DEFAULT must be a map of options"),
     ({"settings": {"DEFAULT": {"a": {"b": 1}}}}, "settings.DEFAULT.a: a value must be a scalar"),
     ({"settings": {"DEFAULT": {"a": [None]}}}, "settings.DEFAULT.a: a list item must not be null"),
+    ({"settings": {"DEFAULT": {"a=b": 1}}}, "settings: option name 'a=b' in [DEFAULT]"),
+    ({"settings": {"bad]": {"a": 1}}}, "settings: section name 'bad]'"),
 ])
 def test_failures(tmp_path, capsys, args, message):
     args["path"] = str(tmp_path / "missing.conf")
