@@ -358,15 +358,18 @@ RING_NAME = re.compile(r'^(account|container|object(-[0-9]+)?)$')
 
 
 def write_atomic(module, dest, save):
-    """save(path) writes the file; it lands on dest with one rename (module.atomic_move)."""
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), dir=os.path.dirname(dest) or '.')
-    os.close(fd)
+    """save(path) writes the file; it lands on dest with one rename (module.atomic_move).
+
+    The temporary file has dest's own name, in a private directory next to dest: gzip records the
+    file name in its header, so a ring saved this way is byte-identical to swift-ring-builder's.
+    """
+    tmpdir = tempfile.mkdtemp(prefix='.swift_ring.', dir=os.path.dirname(dest) or '.')
     try:
+        tmp = os.path.join(tmpdir, os.path.basename(dest))
         save(tmp)
         module.atomic_move(tmp, dest)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def backup_copy(src, backups_dir, when):
