@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import time
 from datetime import timedelta
 
 # Fields a device is matched by (as swift-ring-builder's `add` refuses duplicates of them), and
@@ -182,23 +183,48 @@ def apply_plan(builder, plan):
         builder.add_dev(dict(dev))
 
 
-def rebalance_facts(builder):
+def rebalance_facts(builder, now=None):
     """What decides whether a rebalance is due, read from a RingBuilder."""
-    devs = [d for d in builder.devs if d is not None]
+    return facts_from_data(builder.to_dict(), now)
+
+
+def facts_from_data(data, now=None):
+    """The same facts from the dict a .builder file holds (RingBuilder.to_dict(), pickled).
+
+    This lets the module answer "nothing to do" without importing swift (0.4 s of eventlet and
+    friends per run). The formulas are swift's own: RingBuilder.min_part_seconds_left,
+    ever_rebalanced and get_balance; the unit tests check them against the real RingBuilder.
+    """
+    now = time.time() if now is None else now
+    devs = [d for d in data['devs'] if d is not None]
     # _remove_devs is the builder's own list of devices marked for removal; swift's CLI has no
     # public accessor for it either, and it is part of the pickled builder state.
-    pending = [d['id'] for d in getattr(builder, '_remove_devs', [])]
+    pending = [d['id'] for d in data.get('_remove_devs') or []]
+    ever_rebalanced = data.get('_replica2part2dev') is not None
+    elapsed = int(now - (data.get('_last_part_moves_epoch') or 0))
     return {
         'devices': len(devs),
-        'ever_rebalanced': builder.ever_rebalanced,
-        'devs_changed': bool(builder.devs_changed),
+        'ever_rebalanced': ever_rebalanced,
+        'devs_changed': bool(data.get('devs_changed')),
         'pending_removal': pending,
         'draining': [d['id'] for d in devs if float(d['weight']) == 0 and d.get('parts') and d['id'] not in pending],
-        'balance': builder.get_balance() if builder.ever_rebalanced else 0.0,
-        'overload': builder.overload,
-        'min_part_hours': builder.min_part_hours,
-        'min_part_seconds_left': builder.min_part_seconds_left,
+        'balance': ring_balance(devs, data['parts'], data['replicas']) if ever_rebalanced else 0.0,
+        'overload': data.get('overload') or 0.0,
+        'min_part_hours': data['min_part_hours'],
+        'min_part_seconds_left': max(data['min_part_hours'] * 3600 - elapsed, 0),
     }
+
+
+def ring_balance(devs, parts, replicas):
+    """RingBuilder.get_balance: the worst device's % off the partitions its weight asks for."""
+    total = sum(float(d['weight']) for d in devs)
+    balances = []
+    for dev in devs:
+        if not dev['weight']:
+            balances.append(MAX_BALANCE if dev.get('parts') else 0.0)
+        else:
+            balances.append(100.0 * dev.get('parts', 0) / (dev['weight'] * parts * replicas / total) - 100.0)
+    return max(abs(b) for b in balances) if balances else 0.0
 
 
 def rebalance_reasons(facts):

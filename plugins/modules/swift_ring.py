@@ -274,6 +274,11 @@ settings:
   returned: when state is present
   type: dict
   sample: {part_power: 18, replicas: 3.0, min_part_hours: 1, overload: 0.0}
+settings_changed:
+  description: Settings changed on an existing builder, as setting -> [old, new].
+  returned: when state is present
+  type: dict
+  sample: {min_part_hours: [1, 24]}
 rebalance:
   description: What happened about rebalancing.
   returned: when state is present
@@ -331,6 +336,7 @@ msg:
 
 import copy
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -339,22 +345,35 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.cloudlab.openstack.plugins.module_utils.swift_ring import (
-    INFO_FIELDS, apply_plan, backup_name, describe_wait, dev_key, device_table, file_checksums,
-    format_key, judge_rebalance, normalize_devices, only_balance_reason, plan_changes_builder,
-    plan_devices, rebalance_facts, rebalance_reasons, balance_needs_work, ring_paths)
+    INFO_FIELDS, apply_plan, backup_name, balance_needs_work, describe_wait, dev_key, device_table,
+    facts_from_data, file_checksums, format_key, judge_rebalance, normalize_devices, only_balance_reason,
+    plan_changes_builder, plan_devices, rebalance_facts, rebalance_reasons, ring_paths)
 
-SWIFT_IMPORT_ERROR = None
 try:
-    from swift.common.ring import RingBuilder
-    from swift.common.exceptions import RingBuilderError
-    HAS_SWIFT = True
-except ImportError:
-    RingBuilder = None
-    RingBuilderError = Exception
-    SWIFT_IMPORT_ERROR = traceback.format_exc()
+    from importlib.util import find_spec
+    # Only located here: importing swift costs 0.4 s (eventlet, dns, pkg_resources), and a run
+    # that finds nothing to change does not need it (see load_swift).
+    HAS_SWIFT = find_spec('swift') is not None
+except (ImportError, ValueError):
     HAS_SWIFT = False
 
 RING_NAME = re.compile(r'^(account|container|object(-[0-9]+)?)$')
+EMPTY_PLAN = {'add': [], 'update': [], 'drain': [], 'remove': [], 'draining': []}
+
+
+class Swift(object):
+    """swift's RingBuilder and its error class, imported on first need."""
+
+    def __init__(self, module):
+        try:
+            from swift.common.ring import RingBuilder
+            from swift.common.exceptions import RingBuilderError
+        except ImportError:
+            module.fail_json(msg=missing_required_lib('swift', reason='to build rings (Debian/Ubuntu: '
+                                                      'apt-get install python3-swift)'),
+                             exception=traceback.format_exc())
+        self.RingBuilder = RingBuilder
+        self.RingBuilderError = RingBuilderError
 
 
 def write_atomic(module, dest, save):
@@ -380,13 +399,38 @@ def backup_copy(src, backups_dir, when):
     return dest
 
 
-def settings_of(builder):
-    return {'part_power': builder.part_power, 'replicas': builder.replicas,
-            'min_part_hours': builder.min_part_hours, 'overload': builder.overload}
+def settings_of(data):
+    return dict((k, data[k]) for k in ('part_power', 'replicas', 'min_part_hours', 'overload'))
 
 
-def snapshot_devs(builder):
-    return [dict(d) if d is not None else None for d in builder.devs]
+def device_list(devs):
+    return [dict((k, d[k]) for k in ('id', 'region', 'zone', 'ip', 'port', 'replication_ip',
+                                     'replication_port', 'device', 'weight', 'meta', 'parts'))
+            for d in sorted((d for d in devs if d is not None), key=dev_key)]
+
+
+def new_report(mode, reasons):
+    report = dict(mode=mode, due=bool(reasons), reasons=reasons, attempted=False, done=False,
+                  blocked=False, wait_seconds=0, wait=describe_wait(0), parts_moved=0,
+                  parts_moved_percent=0.0, removed_devices=0, message='no rebalance due')
+    if mode == 'never' and reasons:
+        report['message'] = 'rebalance due (%s), not run: rebalance is never' % '; '.join(reasons)
+    return report
+
+
+def block(module, report, reasons, seconds_left, min_part_hours):
+    report.update(blocked=True, wait_seconds=seconds_left, wait=describe_wait(seconds_left))
+    report['message'] = ('rebalance due (%s) but min_part_hours=%d allows no partition move for '
+                         'another %s: run again after that'
+                         % ('; '.join(reasons), min_part_hours, report['wait']))
+    module.warn(report['message'])
+
+
+def summary(builder_path, plan, changed_settings, report):
+    counts = dict((k, len(v)) for k, v in plan.items())
+    return ('%s: %d added, %d updated, %d drained, %d removed, %d still draining%s; %s'
+            % (builder_path, counts['add'], counts['update'], counts['drain'], counts['remove'],
+               counts['draining'], ', settings changed' if changed_settings else '', report['message']))
 
 
 def run_absent(module, builder_path, ring_file, backups_dir):
@@ -407,7 +451,58 @@ def run_absent(module, builder_path, ring_file, backups_dir):
     module.exit_json(**result)
 
 
-def load_or_create(module, builder_path):
+def read_builder_data(path):
+    """The dict a .builder file holds (what RingBuilder.load unpickles too), or None when the
+    file is in an older format that only swift itself reads."""
+    try:
+        with open(path, 'rb') as handle:
+            data = pickle.load(handle)
+    except Exception:  # an unreadable builder is reported by swift's own loader below
+        return None
+    return data if isinstance(data, dict) and 'devs' in data else None
+
+
+def converged_result(module, data, builder_path, ring_file):
+    """The result when the builder already matches the task and no rebalance is due; None when
+    swift must look (anything to change, to check or to refuse goes the full way)."""
+    params = module.params
+    if data.get('next_part_power') or params['rebalance'] == 'force':
+        return None
+    for option in ('part_power', 'replicas', 'min_part_hours'):
+        if params[option] is not None and float(params[option]) != float(data[option]):
+            return None
+    facts = facts_from_data(data)
+    plan = EMPTY_PLAN
+    if params['devices'] is not None:
+        try:
+            want = normalize_devices(params['devices'])
+        except ValueError:
+            return None
+        plan = plan_devices(data['devs'], want, force=params['force'], pending_removal=facts['pending_removal'])
+        if plan_changes_builder(plan) or facts['pending_removal']:
+            return None
+    reasons = rebalance_reasons(facts)
+    if reasons and params['rebalance'] == 'auto' and not (only_balance_reason(facts) and facts['min_part_seconds_left']):
+        return None
+    if facts['ever_rebalanced'] and not os.path.exists(ring_file):
+        return None
+    report = new_report(params['rebalance'], reasons)
+    if reasons and params['rebalance'] == 'auto':
+        block(module, report, reasons, facts['min_part_seconds_left'], data['min_part_hours'])
+    report.update(balance=round(facts['balance'], 2), dispersion=round(data.get('dispersion') or 0.0, 2))
+    sums = file_checksums(ring_file) or {}
+    result = dict(changed=False, builder=builder_path, ring_file=ring_file, created=False,
+                  builder_changed=False, ring_changed=False, ring_md5=sums.get('md5'),
+                  ring_sha256=sums.get('sha256'), plan=plan, settings=settings_of(data),
+                  settings_changed={}, rebalance=report, devices=device_list(data['devs']),
+                  backup_files=[], msg=summary(builder_path, plan, {}, report))
+    if module._diff:
+        table = device_table(settings_of(data), data['devs'], facts['pending_removal'])
+        result['diff'] = dict(before_header=builder_path, after_header=builder_path, before=table, after=table)
+    return result
+
+
+def load_or_create(module, swift, builder_path):
     """The builder, whether it is new, and what settings changed (fails on forbidden changes)."""
     params = module.params
     changed_settings = {}
@@ -417,11 +512,11 @@ def load_or_create(module, builder_path):
             module.fail_json(msg='%s does not exist: set %s to create it (the guide uses part_power 18, '
                                  'replicas 3, min_part_hours 1)' % (builder_path, ', '.join(missing)))
         try:
-            return RingBuilder(params['part_power'], params['replicas'], params['min_part_hours']), True, {}
+            return swift.RingBuilder(params['part_power'], params['replicas'], params['min_part_hours']), True, {}
         except ValueError as err:
             module.fail_json(msg='cannot create %s: %s' % (builder_path, err))
     try:
-        builder = RingBuilder.load(builder_path)
+        builder = swift.RingBuilder.load(builder_path)
     except Exception as err:  # swift raises several types here, the CLI catches them all too
         module.fail_json(msg='cannot read builder file %s: %s' % (builder_path, err))
     if builder.next_part_power:
@@ -445,36 +540,30 @@ def load_or_create(module, builder_path):
     return builder, False, changed_settings
 
 
-def run_rebalance(module, builder, mode):
+def run_rebalance(module, swift, builder, builder_path):
     """Rebalance when due, keep the result only when swift-ring-builder would save it.
 
     Returns the builder to keep (the rebalanced one, or the one from before the attempt) and the
     rebalance report.
     """
+    mode = module.params['rebalance']
     facts = rebalance_facts(builder)
     reasons = rebalance_reasons(facts)
-    report = dict(mode=mode, due=bool(reasons), reasons=reasons, attempted=False, done=False,
-                  blocked=False, wait_seconds=0, wait=describe_wait(0), parts_moved=0,
-                  parts_moved_percent=0.0, removed_devices=0, message='')
-    attempt = facts['devices'] > 0 and (mode == 'force' or (mode == 'auto' and reasons))
+    report = new_report(mode, reasons)
+    attempt = facts['devices'] > 0 and (mode == 'force' or (mode == 'auto' and bool(reasons)))
     seconds_left = facts['min_part_seconds_left']
-    if mode == 'never':
-        report['message'] = ('rebalance due (%s), not run: rebalance is never' % '; '.join(reasons)
-                             if reasons else 'no rebalance due')
-    elif not attempt:
-        report['message'] = 'no rebalance due'
-    elif mode == 'auto' and only_balance_reason(facts) and seconds_left > 0:
+    if attempt and mode == 'auto' and only_balance_reason(facts) and seconds_left > 0:
         # swift's own advice for an unfinished balance: wait min_part_hours, then rebalance again.
+        block(module, report, reasons, seconds_left, builder.min_part_hours)
         attempt = False
-        report.update(blocked=True, wait_seconds=seconds_left, wait=describe_wait(seconds_left))
     if attempt:
         kept = copy.deepcopy(builder)
         last_balance, last_dispersion = builder.get_balance(), builder.dispersion
         try:
             parts, balance, removed = builder.rebalance(seed=module.params['seed'])
-        except RingBuilderError as err:
+        except swift.RingBuilderError as err:
             module.fail_json(msg='rebalance of %s failed: %s. A ring needs at least as many devices '
-                                 'with weight > 0 as replicas' % (module.params['builder'] or module.params['ring'], err))
+                                 'with weight > 0 as replicas' % (builder_path, err))
         verdict = judge_rebalance(parts, removed, facts['devs_changed'], last_balance, balance,
                                   last_dispersion, builder.dispersion, seconds_left,
                                   force=(mode == 'force'))
@@ -483,22 +572,17 @@ def run_rebalance(module, builder, mode):
         if verdict == 'save':
             try:
                 builder.validate()
-            except RingBuilderError as err:
+            except swift.RingBuilderError as err:
                 module.fail_json(msg='the rebalanced ring does not validate, nothing written: %s' % err)
             report['done'] = True
         else:
             builder = kept
             if verdict == 'blocked':
-                report.update(blocked=True, wait_seconds=seconds_left, wait=describe_wait(seconds_left))
+                block(module, report, reasons, seconds_left, builder.min_part_hours)
             elif verdict == 'unimproved':
                 report['message'] = 'rebalance changed balance and dispersion by less than 1%: not saved'
             else:
                 report['message'] = 'rebalance found no partition to move: not saved'
-    if report['blocked']:
-        report['message'] = ('rebalance due (%s) but min_part_hours=%d allows no partition move for '
-                             'another %s: run again after that'
-                             % ('; '.join(reasons), builder.min_part_hours, report['wait']))
-        module.warn(report['message'])
     report['balance'] = round(builder.get_balance(), 2) if builder.ever_rebalanced else 0.0
     report['dispersion'] = round(builder.dispersion, 2)
     if report['done']:
@@ -512,12 +596,6 @@ def run_rebalance(module, builder, mode):
             report['message'] += ('; push this ring, wait min_part_hours (%d) and run again'
                                   % builder.min_part_hours)
     return builder, report
-
-
-def device_list(builder):
-    return [dict((k, d[k]) for k in ('id', 'region', 'zone', 'ip', 'port', 'replication_ip',
-                                     'replication_port', 'device', 'weight', 'meta', 'parts'))
-            for d in sorted((d for d in builder.devs if d is not None), key=dev_key)]
 
 
 def main():
@@ -564,17 +642,23 @@ def main():
                              % os.path.dirname(builder_path))
     if not HAS_SWIFT:
         module.fail_json(msg=missing_required_lib('swift', reason='to build rings (Debian/Ubuntu: apt-get '
-                                                  'install python3-swift)'),
-                         exception=SWIFT_IMPORT_ERROR)
+                                                  'install python3-swift)'))
 
-    builder, created, changed_settings = load_or_create(module, builder_path)
-    before_settings = None if created else settings_of(builder)
+    data = read_builder_data(builder_path) if os.path.exists(builder_path) else None
+    if data is not None:
+        result = converged_result(module, data, builder_path, ring_file)
+        if result is not None:
+            module.exit_json(**result)
+
+    swift = Swift(module)
+    builder, created, changed_settings = load_or_create(module, swift, builder_path)
+    before_settings = None if created else settings_of(builder.to_dict())
     if changed_settings:
         before_settings.update((k, v[0]) for k, v in changed_settings.items())
-    before_devs = snapshot_devs(builder)
+    before_devs = [dict(d) if d is not None else None for d in builder.devs]
     before_pending = rebalance_facts(builder)['pending_removal']
 
-    plan = {'add': [], 'update': [], 'drain': [], 'remove': [], 'draining': []}
+    plan = EMPTY_PLAN
     if params['devices'] is not None:
         try:
             want = normalize_devices(params['devices'])
@@ -589,10 +673,10 @@ def main():
         plan = plan_devices(builder.devs, want, force=params['force'], pending_removal=before_pending)
         try:
             apply_plan(builder, plan)
-        except (ValueError, RingBuilderError) as err:
+        except (ValueError, swift.RingBuilderError) as err:
             module.fail_json(msg='cannot apply the device changes to %s: %s' % (builder_path, err), plan=plan)
 
-    builder, report = run_rebalance(module, builder, params['rebalance'])
+    builder, report = run_rebalance(module, swift, builder, builder_path)
 
     info_changed = any(set(u['changes']) & set(INFO_FIELDS) for u in plan['update'])
     write_builder = created or bool(changed_settings) or plan_changes_builder(plan) or report['done']
@@ -611,21 +695,19 @@ def main():
                 backups.append(backup_copy(ring_file, backups_dir, when))
     sums = file_checksums(ring_file) or {}
 
-    counts = dict((k, len(v)) for k, v in plan.items())
-    msg = ('%s: %d added, %d updated, %d drained, %d removed, %d still draining%s; %s'
-           % (builder_path, counts['add'], counts['update'], counts['drain'], counts['remove'],
-              counts['draining'], ', settings changed' if changed_settings else '', report['message']))
     result = dict(
         changed=bool(write_builder or write_ring), builder=builder_path, ring_file=ring_file,
         created=created, builder_changed=bool(write_builder), ring_changed=bool(write_ring),
         ring_md5=sums.get('md5'), ring_sha256=sums.get('sha256'), plan=plan,
-        settings=settings_of(builder), settings_changed=changed_settings, rebalance=report,
-        devices=device_list(builder), backup_files=backups, msg=msg)
+        settings=settings_of(builder.to_dict()), settings_changed=changed_settings, rebalance=report,
+        devices=device_list(builder.devs), backup_files=backups,
+        msg=summary(builder_path, plan, changed_settings, report))
     if module._diff:
         result['diff'] = dict(
             before_header=builder_path, after_header=builder_path,
             before=device_table(before_settings, before_devs, before_pending),
-            after=device_table(settings_of(builder), builder.devs, rebalance_facts(builder)['pending_removal']))
+            after=device_table(settings_of(builder.to_dict()), builder.devs,
+                               rebalance_facts(builder)['pending_removal']))
     module.exit_json(**result)
 
 

@@ -249,12 +249,21 @@ REAL = textwrap.dedent("""
         sr.apply_plan(b, plan)
         return plan
 
-    out = {}
+    out = {'facts': []}
+
+    def same_facts(b):
+        # our reading of the builder dict agrees with RingBuilder's own figures
+        f = sr.facts_from_data(b.to_dict())
+        out['facts'].append([round(f['balance'], 6), round(b.get_balance(), 6) if b.ever_rebalanced else 0.0,
+                             f['min_part_seconds_left'], b.min_part_seconds_left,
+                             f['ever_rebalanced'], b.ever_rebalanced])
+
     b = RingBuilder(6, 3.0, 1)
     step(b, guide())
     out['new'] = sr.rebalance_reasons(sr.rebalance_facts(b))
     parts, balance, removed = b.rebalance(seed=1)
     out['first'] = [parts, round(balance, 2)]
+    same_facts(b)
     out['converged'] = sr.rebalance_reasons(sr.rebalance_facts(b))
     out['again'] = {k: len(v) for k, v in step(b, guide()).items()}
     # A fourth node right after the first balance: due, and min_part_hours blocks every move.
@@ -271,11 +280,14 @@ REAL = textwrap.dedent("""
     # Leave node 4 out: drained first, not removed.
     out['drain'] = {k: len(v) for k, v in step(b, guide()).items()}
     out['drained_weight'] = [d['weight'] for d in b.devs if d and d['zone'] == 4]
+    same_facts(b)  # weight 0 with partitions: swift's MAX_BALANCE
     b.pretend_min_part_hours_passed()
     b.rebalance(seed=1)
     out['remove'] = {k: len(v) for k, v in step(b, guide()).items()}
     out['removal_reasons'] = sr.rebalance_reasons(sr.rebalance_facts(b))
+    same_facts(b)
     out['removed'] = b.rebalance(seed=1)[2]
+    same_facts(b)
     out['devices'] = len([d for d in b.devs if d])
     print(json.dumps(out))
 """)
@@ -296,3 +308,7 @@ def test_with_the_real_ring_builder():
     assert out["remove"]["remove"] == 1
     assert out["removal_reasons"][-1].startswith("devices 9 are marked for removal")
     assert out["removed"] == 1 and out["devices"] == 9
+    assert len(out["facts"]) == 4 and [f[0] for f in out["facts"]][1] == sr.MAX_BALANCE
+    for ours_balance, swift_balance, ours_left, swift_left, ours_ever, swift_ever in out["facts"]:
+        assert ours_balance == swift_balance and ours_ever == swift_ever
+        assert abs(ours_left - swift_left) <= 1  # two clock reads
