@@ -15,9 +15,7 @@ route via the host's 192.168.182.254) runs Debian's openvswitch-switch with the 
 The node is left as it was found: no br-ex, eth1 with its address, no persisted file.
 """
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -33,53 +31,53 @@ PUBLIC_IP, CIDR, GATEWAY = "192.168.182.151", "192.168.182.151/25", "192.168.182
 IFUPDOWN_FILE = "/etc/network/interfaces.d/br-ex"
 BR_EX = {"bridge": "br-ex", "datapath_type": "netdev", "uplink": "eth1"}
 
-pytestmark = pytest.mark.skipif(not (TOP / "tools" / "lab").exists(), reason="no lab tooling")
 
+class Net:
+    """The two nodes of the test, driven through the lab session (tests/integration/lab.py)."""
 
-def lab_ssh(node, *command, check=True):
-    proc = subprocess.run([str(TOP / "tools" / "lab"), "ssh", node, *command],
-                          capture_output=True, text=True, timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc
+    def __init__(self, lab):
+        self.lab = lab
 
+    def ssh(self, node, command, check=True):
+        return self.lab.ssh(node, command, check=check)
 
-def playbook(name, *args, extra=None, check=False, diff=False):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
-    cmd = ["ansible-playbook", str(TARGET / name), *args]
-    if extra is not None:
-        cmd += ["-e", json.dumps(extra)]
-    cmd += ["--check"] if check else []
-    cmd += ["--diff"] if diff else []
-    proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=900)
-    report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("\n{") + 1:])
-    return proc.returncode, report, proc.stdout + proc.stderr
+    def playbook(self, name, *args, extra=None, check=False, diff=False):
+        env = self.lab.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
+        cmd = ["ansible-playbook", str(TARGET / name), *args]
+        if extra is not None:
+            cmd += ["-e", json.dumps(extra)]
+        cmd += ["--check"] if check else []
+        cmd += ["--diff"] if diff else []
+        proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=900)
+        report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("\n{") + 1:])
+        return proc.returncode, report, proc.stdout + proc.stderr
 
+    def bridge(self, check=False, diff=False, connect_to=None, **options):
+        """Run targets/ovs_bridge/bridge.yml; returns (rc, the task's result, output)."""
+        args = ["-e", "ansible_host=%s" % connect_to] if connect_to else []
+        extra = dict(("ovs_%s" % k, v) for k, v in options.items())
+        rc, report, output = self.playbook("bridge.yml", *args, extra=extra, check=check, diff=diff)
+        return rc, report["plays"][0]["tasks"][0]["hosts"][NODE], output
 
-def bridge(check=False, diff=False, connect_to=None, **options):
-    """Run targets/ovs_bridge/bridge.yml; returns (rc, the task's result, output)."""
-    args = ["-e", "ansible_host=%s" % connect_to] if connect_to else []
-    extra = dict(("ovs_%s" % k, v) for k, v in options.items())
-    rc, report, output = playbook("bridge.yml", *args, extra=extra, check=check, diff=diff)
-    task = report["plays"][0]["tasks"][0]["hosts"][NODE]
-    return rc, task, output
+    def apply(self, **options):
+        rc, result, output = self.bridge(**options)
+        assert rc == 0, output[-4000:]
+        return result
 
+    def observe(self):
+        """The node as the module sees it, read with the module's own parsers."""
+        vsctl = " ".join("'%s'" % a if "," in a else a for a in ovs.VSCTL_READ)
+        out = self.ssh(NODE, "ovs-vsctl -t 5 %s; echo '#'; ip -j address show; echo '#'; "
+                             "ip -j -4 route show table main" % vsctl).stdout
+        tables, addr, route4 = out.split("#\n")
+        return (ovs.parse_vsctl_tables(tables), ovs.parse_ip_addr(addr),
+                ovs.parse_ip_routes(route4, "inet"))
 
-def apply(**options):
-    rc, result, output = bridge(**options)
-    assert rc == 0, output[-4000:]
-    return result
+    def watch(self):
+        return Watch(self)
 
-
-def observe():
-    """The node as the module sees it, read with its own parsers from the real node."""
-    out = lab_ssh(NODE, "ovs-vsctl -t 5 %s; echo '#'; ip -j address show; echo '#'; "
-                  "ip -j -4 route show table main" % " ".join(
-                      "'%s'" % a if " " in a or "," in a else a for a in ovs.VSCTL_READ)).stdout
-    vsctl, addr, route4 = out.split("#\n")
-    return (ovs.parse_vsctl_tables(vsctl), ovs.parse_ip_addr(addr),
-            ovs.parse_ip_routes(route4, "inet"))
+    def pings(self, count=3):
+        return self.ssh(WATCHER, "ping -c %d -W 1 %s" % (count, PUBLIC_IP), check=False).returncode == 0
 
 
 def addresses(links, ifname):
@@ -93,20 +91,25 @@ def default_dev(routes):
 class Watch:
     """ping -i 0.1 from the watcher to the node's public IP, in the background on the watcher."""
 
+    def __init__(self, net):
+        self.net = net
+        self.pid = None
+        self.sent = self.received = self.longest = None
+
     def __enter__(self):
-        self.pid = lab_ssh(WATCHER, "nohup ping -n -O -i 0.1 %s </dev/null >/tmp/ovs-watch.log 2>&1 & echo $!"
+        self.pid = self.net.ssh(WATCHER, "nohup ping -n -O -i 0.1 %s </dev/null >/tmp/ovs-watch.log 2>&1 & echo $!"
                            % PUBLIC_IP).stdout.strip()
         # Wait for the first answer, so the window covers only the run.
         for dummy in range(50):
-            if "bytes from" in lab_ssh(WATCHER, "cat /tmp/ovs-watch.log").stdout:
+            if "bytes from" in self.net.ssh(WATCHER, "cat /tmp/ovs-watch.log").stdout:
                 break
             time.sleep(0.1)
         return self
 
     def __exit__(self, *exc):
-        lab_ssh(WATCHER, "kill -INT %s; while kill -0 %s 2>/dev/null; do sleep 0.1; done"
+        self.net.ssh(WATCHER, "kill -INT %s; while kill -0 %s 2>/dev/null; do sleep 0.1; done"
                 % (self.pid, self.pid), check=False)
-        log = lab_ssh(WATCHER, "cat /tmp/ovs-watch.log").stdout
+        log = self.net.ssh(WATCHER, "cat /tmp/ovs-watch.log").stdout
         summary = re.search(r"(\d+) packets transmitted, (\d+) received", log)
         self.sent, self.received = int(summary.group(1)), int(summary.group(2))
         # -O prints "no answer yet for icmp_seq=N": the longest run of them is the longest outage
@@ -126,55 +129,57 @@ def longest_run(seqs):
 
 
 @pytest.fixture(scope="module")
-def node():
+def net(lab_nodes):
     """osnetwork and oscompute1 up, Open vSwitch installed, no br-ex/br-int left from a run."""
-    up = subprocess.run([str(TOP / "tools" / "lab"), "up", "--nodes", "%s,%s" % (NODE, WATCHER)],
-                        cwd=TOP, capture_output=True, text=True, timeout=1800)
-    assert up.returncode == 0, (up.stdout + up.stderr)[-4000:]
-    rc, dummy, output = playbook("setup.yml")
+    lab_nodes([NODE, WATCHER])
+    the_net = Net(lab_nodes.lab)
+    rc, dummy, output = the_net.playbook("setup.yml")
     assert rc == 0, output[-4000:]
-    apply(bridge="br-ex", uplink="eth1", state="absent", persist="ifupdown")
-    apply(bridge="br-int", state="absent")
-    dummy, links, routes = observe()
+    the_net.apply(bridge="br-ex", uplink="eth1", state="absent", persist="ifupdown")
+    the_net.apply(bridge="br-int", state="absent")
+    dummy, links, routes = the_net.observe()
     assert addresses(links, "eth1") == [CIDR], "eth1 must carry %s to start with" % CIDR
     assert default_dev(routes) == ["eth1"]
-    return links, routes
+    return the_net
 
 
-def test_br_int_created_unchanged_updated(node):
+def test_br_int_created_unchanged_updated(net):
     spec = dict(bridge="br-int", datapath_type="netdev", fail_mode="secure",
                 ports=[{"name": "patch-tun", "type": "patch", "options": {"peer": "patch-int"}}])
-    result = apply(**spec)
+    result = net.apply(**spec)
     assert result["changed"] and len(result["commands"]) == 1  # one transaction
-    assert apply(**spec)["changed"] is False
-    rc, result, dummy = bridge(check=True, **spec)
+    assert net.apply(**spec)["changed"] is False
+    rc, result, dummy = net.bridge(check=True, **spec)
     assert rc == 0 and result["changed"] is False and result["commands"] == []
-    result = apply(**dict(spec, external_ids={"bridge-id": "br-int"}))
+    result = net.apply(**dict(spec, external_ids={"bridge-id": "br-int"}))
     assert result["commands"] == ["ovs-vsctl -t 5 -- set Bridge br-int external_ids:bridge-id=br-int"]
-    state, dummy, dummy = observe()
+    state, dummy, dummy = net.observe()
     assert state["bridges"]["br-int"] == {
         "datapath_type": "netdev", "fail_mode": "secure", "external_ids": {"bridge-id": "br-int"},
         "other_config": {}, "ports": {"patch-tun": {"type": "patch", "options": {"peer": "patch-int"},
                                                     "tag": None}}}
 
 
-def test_guard_refuses_the_interface_ansible_is_connected_through(node):
-    rc, result, output = bridge(connect_to=PUBLIC_IP, **BR_EX)
+def test_guard_refuses_the_interface_ansible_is_connected_through(net):
+    rc, result, output = net.bridge(connect_to=PUBLIC_IP, **BR_EX)
     assert rc != 0
     assert "Refusing to move the addresses of eth1: Ansible is connected to %s" % PUBLIC_IP in result["msg"]
-    state, links, routes = observe()
+    state, links, routes = net.observe()
     assert "br-ex" not in state["bridges"] and addresses(links, "eth1") == [CIDR]
 
 
-def test_br_ex_moves_ip_and_default_route_without_losing_the_node(node):
-    rc, predicted, output = bridge(check=True, **BR_EX)
+def test_br_ex_moves_ip_and_default_route_without_losing_the_node(net):
+    dummy, dummy, routes = net.observe()
+    eth1_routes = [ovs.route_spec(r) for r in routes if r["dev"] == "eth1"]
+    assert eth1_routes[0].startswith("default via %s dev eth1" % GATEWAY)
+    rc, predicted, output = net.bridge(check=True, **BR_EX)
     assert rc == 0 and predicted["changed"], output[-3000:]
-    with Watch() as watch:
-        result = apply(**BR_EX)
+    with net.watch() as watch:
+        result = net.apply(**BR_EX)
     assert result["commands"] == predicted["commands"]
-    assert result["moved"] == {"addresses": [CIDR], "routes": ["default via %s dev eth1" % GATEWAY]}
+    assert result["moved"] == {"addresses": [CIDR], "routes": eth1_routes}
     assert result["probe"]["answered"] and result["probe"]["address"] == GATEWAY
-    state, links, routes = observe()
+    state, links, routes = net.observe()
     assert addresses(links, "br-ex") == [CIDR] and addresses(links, "eth1") == []
     assert default_dev(routes) == ["br-ex"]
     assert state["bridges"]["br-ex"]["datapath_type"] == "netdev"
@@ -183,47 +188,55 @@ def test_br_ex_moves_ip_and_default_route_without_losing_the_node(node):
           "longest outage %d packets" % (WATCHER, watch.sent, watch.received, watch.longest))
     assert watch.sent >= 5 and watch.longest <= 3, "the node was unreachable too long"
     # A re-run, and check mode on the converged node, change nothing.
-    with Watch() as watch:
-        again = apply(**BR_EX)
+    with net.watch() as watch:
+        again = net.apply(**BR_EX)
     assert again["changed"] is False and again["commands"] == []
     assert watch.received == watch.sent
-    rc, check, dummy = bridge(check=True, **BR_EX)
+    rc, check, dummy = net.bridge(check=True, **BR_EX)
     assert rc == 0 and check["changed"] is False
 
 
-def test_persisted_ifupdown_config_restores_the_bridge_address(node):
-    result = apply(persist="ifupdown", **BR_EX)
+def test_persisted_ifupdown_config_restores_the_bridge_address(net):
+    result = net.apply(persist="ifupdown", **BR_EX)
     assert result["persisted"] == [IFUPDOWN_FILE] and result["commands"] == []
-    assert apply(persist="ifupdown", **BR_EX)["changed"] is False
-    # Restarting Open vSwitch recreates br-ex's device without its addresses, as a reboot does.
-    lab_ssh(NODE, "systemctl restart openvswitch-switch && ovs-vsctl -t 10 show >/dev/null")
-    dummy, links, routes = observe()
+    assert net.apply(persist="ifupdown", **BR_EX)["changed"] is False
+    # A reboot, as far as the network goes: Open vSwitch stops, the bridges' devices go (the
+    # netdev tap devices would survive a mere restart, addresses included), ifupdown's state in
+    # /run goes, and Open vSwitch starts again from its database.
+    net.ssh(NODE, "systemctl stop openvswitch-switch; ip link delete br-ex; ip link delete br-int; "
+                  "sed -i '/^br-ex=/d; /^eth1=/d' /run/network/ifstate; "
+                  "rm -f /run/network/ifstate.br-ex /run/network/ifstate.eth1; "
+                  "systemctl start openvswitch-switch && ovs-vsctl -t 10 show >/dev/null")
+    dummy, links, routes = net.observe()
     assert addresses(links, "br-ex") == [] and default_dev(routes) == []
-    lab_ssh(NODE, "ifup br-ex")
-    dummy, links, routes = observe()
+    assert not net.pings(1)
+    net.ssh(NODE, "ifup br-ex")  # what networking.service does at boot for `auto br-ex`
+    dummy, links, routes = net.observe()
     assert addresses(links, "br-ex") == [CIDR] and default_dev(routes) == ["br-ex"]
-    assert lab_ssh(WATCHER, "ping -c 3 -W 1 %s" % PUBLIC_IP, check=False).returncode == 0
+    assert net.pings()
+    # The module and the persisted file agree: nothing to do.
+    assert net.apply(persist="ifupdown", **BR_EX)["changed"] is False
 
 
-def test_absent_gives_the_ip_back_to_eth1(node):
-    result = apply(state="absent", persist="ifupdown", **BR_EX)
+def test_absent_gives_the_ip_back_to_eth1(net):
+    result = net.apply(state="absent", persist="ifupdown", **BR_EX)
     assert result["changed"] and result["persisted"] == [IFUPDOWN_FILE]
     assert result["commands"][0] == "ovs-vsctl -t 5 -- --if-exists del-br br-ex"
-    state, links, routes = observe()
+    state, links, routes = net.observe()
     assert "br-ex" not in state["bridges"] and "eth1" not in state["port_bridge"]
     assert addresses(links, "eth1") == [CIDR] and default_dev(routes) == ["eth1"]
-    assert lab_ssh(NODE, "test -e %s" % IFUPDOWN_FILE, check=False).returncode == 1
-    assert apply(state="absent", **BR_EX)["changed"] is False
+    assert net.ssh(NODE, "test -e %s" % IFUPDOWN_FILE, check=False).returncode == 1
+    assert net.apply(state="absent", **BR_EX)["changed"] is False
 
 
-def test_bad_probe_rolls_back_and_leaves_eth1_as_it_was(node):
-    before = observe()
-    rc, result, output = bridge(probe="192.168.182.253", probe_timeout=3, **BR_EX)
+def test_bad_probe_rolls_back_and_leaves_eth1_as_it_was(net):
+    before = net.observe()
+    rc, result, output = net.bridge(probe="192.168.182.253", probe_timeout=3, **BR_EX)
     assert rc != 0
     assert result["rolled_back"] is True and result["rollback_errors"] == []
     assert "probe: 192.168.182.253 did not answer within 3s" in result["msg"]
-    after = observe()
+    after = net.observe()
     assert "br-ex" not in after[0]["bridges"]
     assert after[1]["eth1"]["addresses"] == before[1]["eth1"]["addresses"]
     assert [r for r in after[2] if r["dev"] == "eth1"] == [r for r in before[2] if r["dev"] == "eth1"]
-    assert lab_ssh(WATCHER, "ping -c 3 -W 1 %s" % PUBLIC_IP, check=False).returncode == 0
+    assert net.pings()
