@@ -118,8 +118,8 @@ def explain_error(exc, doing, url=None, user=None, interface=None):
                 "auth.username, auth.password, auth.user_domain_name and the project scope"
                 % (where, who, doing))
     if status == 403 or 'Forbidden' in names:
-        return ("%s is not allowed to %s (HTTP 403): it needs the admin role on its project "
-                "(e.g. the bootstrap admin in project admin)" % (who, doing))
+        return ("keystone refused %s (HTTP 403) while %s: the user needs the admin role on "
+                "its project (e.g. the bootstrap admin in project admin)" % (who, doing))
     if 'SSLError' in names:
         return ("TLS verification of keystone%s failed while %s: set ca_cert to the CA bundle, "
                 "or validate_certs: false for a lab (%s)" % (where, doing, exc))

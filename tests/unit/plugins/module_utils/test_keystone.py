@@ -76,7 +76,7 @@ class SSLError(Exception):
 
 @pytest.mark.parametrize('exc, fragments', [
     (Unauthorized(401), ['rejected the credentials', "'admin'", 'HTTP 401', 'auth.password']),
-    (HttpError(403), ['not allowed to', 'HTTP 403', 'admin role']),
+    (HttpError(403), ["refused 'admin' (HTTP 403) while listing services", 'admin role']),
     (ConnectFailure('refused'), ['cannot reach keystone at http://k:5000/v3',
                                  'auth.auth_url', "catalog's public identity endpoint"]),
     (SSLError('bad cert'), ['TLS verification', 'ca_cert']),
