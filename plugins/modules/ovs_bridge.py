@@ -393,9 +393,10 @@ def main():
     sysctls = plan_sysctls(uplink, datapath, read_sysctls(uplink)) if present and uplink else []
 
     # -- refuse to cut the branch Ansible sits on
+    # (attaching an uplink that keeps its addresses cuts them too, on the kernel datapath)
     source = uplink if present else bridge
-    if (moved['addresses'] or (present and uplink and transaction and not p['migrate_ip'])) \
-            and not p['allow_connection_interface']:
+    attaching = present and uplink and state['port_bridge'].get(uplink) != bridge
+    if (moved['addresses'] or (attaching and not p['migrate_ip'])) and not p['allow_connection_interface']:
         ssh = os.environ.get('SSH_CONNECTION')
         client = ssh.split()[0] if ssh else None
         hit = connection_interface_hit(ssh, source, links, runner.route_dev(client) if client else None)

@@ -3,7 +3,7 @@
 The lab's osnetwork node (privileged; eth1 = 192.168.182.151/25 on the public network, default
 route via the host's 192.168.182.254) runs Debian's openvswitch-switch with the userspace datapath
 (targets/ovs_bridge/setup.yml). Proven here, in this order (the tests share the node):
-  br-int created → unchanged on a re-run → updated;
+  br-int created → unchanged on a re-run → updated; a port on br-int declared on br-tun moves;
   the guard refuses to move eth1 when Ansible is connected through it, and nothing changes;
   br-ex on eth1 (netdev) in check mode predicts exactly the commands the real run then runs; the
   real run moves the IP and the default route, while oscompute1 pings 192.168.182.151 every
@@ -48,8 +48,9 @@ class Net:
             cmd += ["-e", json.dumps(extra)]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
-        proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=900)
-        report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("\n{") + 1:])
+        proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=900,
+                              check=False)
+        report, dummy = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("\n{") + 1:])
         return proc.returncode, report, proc.stdout + proc.stderr
 
     def bridge(self, check=False, diff=False, connect_to=None, **options):
@@ -97,8 +98,8 @@ class Watch:
         self.sent = self.received = self.longest = None
 
     def __enter__(self):
-        self.pid = self.net.ssh(WATCHER, "nohup ping -n -O -i 0.1 %s </dev/null >/tmp/ovs-watch.log 2>&1 & echo $!"
-                           % PUBLIC_IP).stdout.strip()
+        start = "nohup ping -n -O -i 0.1 %s </dev/null >/tmp/ovs-watch.log 2>&1 & echo $!" % PUBLIC_IP
+        self.pid = self.net.ssh(WATCHER, start).stdout.strip()
         # Wait for the first answer, so the window covers only the run.
         for dummy in range(50):
             if "bytes from" in self.net.ssh(WATCHER, "cat /tmp/ovs-watch.log").stdout:
@@ -107,8 +108,8 @@ class Watch:
         return self
 
     def __exit__(self, *exc):
-        self.net.ssh(WATCHER, "kill -INT %s; while kill -0 %s 2>/dev/null; do sleep 0.1; done"
-                % (self.pid, self.pid), check=False)
+        stop = "kill -INT %s; while kill -0 %s 2>/dev/null; do sleep 0.1; done" % (self.pid, self.pid)
+        self.net.ssh(WATCHER, stop, check=False)
         log = self.net.ssh(WATCHER, "cat /tmp/ovs-watch.log").stdout
         summary = re.search(r"(\d+) packets transmitted, (\d+) received", log)
         self.sent, self.received = int(summary.group(1)), int(summary.group(2))
@@ -130,17 +131,24 @@ def longest_run(seqs):
 
 @pytest.fixture(scope="module")
 def net(lab_nodes):
-    """osnetwork and oscompute1 up, Open vSwitch installed, no br-ex/br-int left from a run."""
+    """osnetwork and oscompute1 up, Open vSwitch installed, no bridge left from a run; at the end
+    the node is left as found (eth1 with its address, no bridge)."""
     lab_nodes([NODE, WATCHER])
     the_net = Net(lab_nodes.lab)
     rc, dummy, output = the_net.playbook("setup.yml")
     assert rc == 0, output[-4000:]
-    the_net.apply(bridge="br-ex", uplink="eth1", state="absent", persist="ifupdown")
-    the_net.apply(bridge="br-int", state="absent")
+    clean(the_net)
     dummy, links, routes = the_net.observe()
     assert addresses(links, "eth1") == [CIDR], "eth1 must carry %s to start with" % CIDR
     assert default_dev(routes) == ["eth1"]
-    return the_net
+    yield the_net
+    clean(the_net)
+
+
+def clean(the_net):
+    the_net.apply(bridge="br-ex", uplink="eth1", state="absent", persist="ifupdown")
+    for name in ("br-int", "br-tun"):
+        the_net.apply(bridge=name, state="absent")
 
 
 def test_br_int_created_unchanged_updated(net):
@@ -160,6 +168,15 @@ def test_br_int_created_unchanged_updated(net):
                                                     "tag": None}}}
 
 
+def test_port_on_another_bridge_is_moved(net):
+    result = net.apply(bridge="br-tun", datapath_type="netdev",
+                       ports=[{"name": "patch-tun", "type": "patch", "options": {"peer": "patch-int"}}])
+    assert "-- del-port br-int patch-tun -- --may-exist add-port br-tun patch-tun" in result["commands"][0]
+    state, dummy, dummy = net.observe()
+    assert state["port_bridge"]["patch-tun"] == "br-tun"
+    assert "patch-tun" not in state["bridges"]["br-int"]["ports"]
+
+
 def test_guard_refuses_the_interface_ansible_is_connected_through(net):
     rc, result, output = net.bridge(connect_to=PUBLIC_IP, **BR_EX)
     assert rc != 0
@@ -172,8 +189,12 @@ def test_br_ex_moves_ip_and_default_route_without_losing_the_node(net):
     dummy, dummy, routes = net.observe()
     eth1_routes = [ovs.route_spec(r) for r in routes if r["dev"] == "eth1"]
     assert eth1_routes[0].startswith("default via %s dev eth1" % GATEWAY)
-    rc, predicted, output = net.bridge(check=True, **BR_EX)
+    rc, predicted, output = net.bridge(check=True, diff=True, **BR_EX)
     assert rc == 0 and predicted["changed"], output[-3000:]
+    diff = predicted["diff"][0]
+    assert diff["before"]["addresses"] == {"br-ex": [], "eth1": [CIDR]} and diff["before"]["bridge"] is None
+    assert diff["after"]["addresses"] == {"br-ex": [CIDR], "eth1": []}
+    assert diff["after"]["bridge"]["ports"] == {"eth1": {"type": "system", "options": {}, "tag": None}}
     with net.watch() as watch:
         result = net.apply(**BR_EX)
     assert result["commands"] == predicted["commands"]
