@@ -203,12 +203,11 @@ EXAMPLES = r'''
   check_mode: true
   register: plan
 
-- name: Copy the ring to the storage nodes when it changed
-  ansible.builtin.copy:
-    src: /etc/swift/object.ring.gz
-    dest: /etc/swift/object.ring.gz
-    remote_src: false
-    mode: "0644"
+- name: Fetch the object ring to the controller when it changed (then copy it to every node)
+  ansible.builtin.fetch:
+    src: "{{ object_ring.ring_file }}"
+    dest: "{{ playbook_dir }}/rings/"
+    flat: true
   when: object_ring.ring_changed
 '''
 
