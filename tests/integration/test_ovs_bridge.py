@@ -7,7 +7,7 @@ route via the host's 192.168.182.254) runs Debian's openvswitch-switch with the 
   the guard refuses to move eth1 when Ansible is connected through it, and nothing changes;
   br-ex on eth1 (netdev) in check mode predicts exactly the commands the real run then runs; the
   real run moves the IP and the default route, while oscompute1 pings 192.168.182.151 every
-  0.1 s (losses counted); a re-run changes nothing;
+  0.1 s (losses counted), and TCP passes afterwards; a re-run changes nothing;
   the IP configuration persisted for ifupdown comes back after ovs-vswitchd restarts (which
   drops the bridge's addresses as a reboot would) with `ifup`;
   state=absent removes br-ex and gives eth1 its IP and default route back;
@@ -79,6 +79,11 @@ class Net:
 
     def pings(self, count=3):
         return self.ssh(WATCHER, "ping -c %d -W 1 %s" % (count, PUBLIC_IP), check=False).returncode == 0
+
+    def tcp_banner(self):
+        """The first bytes sshd sends on PUBLIC_IP:22 to the watcher: TCP, not just ICMP, passes."""
+        return self.ssh(WATCHER, "timeout 5 bash -c 'exec 3<>/dev/tcp/%s/22; head -c 7 <&3'" % PUBLIC_IP,
+                        check=False).stdout
 
 
 def addresses(links, ifname):
@@ -208,6 +213,7 @@ def test_br_ex_moves_ip_and_default_route_without_losing_the_node(net):
     print("\novs_bridge: ping every 0.1 s from %s during the move: %d sent, %d received, "
           "longest outage %d packets" % (WATCHER, watch.sent, watch.received, watch.longest))
     assert watch.sent >= 5 and watch.longest <= 3, "the node was unreachable too long"
+    assert net.tcp_banner() == "SSH-2.0"
     # A re-run, and check mode on the converged node, change nothing.
     with net.watch() as watch:
         again = net.apply(**BR_EX)
