@@ -482,7 +482,8 @@ def render_ifupdown(bridge, uplink, datapath_type, hwaddr, addresses, routes):
     v6 = [a for a in addresses if a['family'] == 'inet6']
     extra = ['set Bridge ${IFACE} datapath_type=%s' % datapath_type]
     if hwaddr:
-        extra.append('set Bridge ${IFACE} other_config:hwaddr=%s' % json.dumps(hwaddr))
+        # ifupdown.sh evals ovs_extra inside double quotes: the MAC goes bare (ovs-vsctl takes it).
+        extra.append('set Bridge ${IFACE} other_config:hwaddr=%s' % hwaddr)
     lines = [HEADER.rstrip('\n'), 'auto %s' % bridge, 'allow-ovs %s' % bridge]
     lines.append('iface %s inet %s' % (bridge, 'static' if v4 else 'manual'))
     if v4:

@@ -204,6 +204,11 @@ rolled_back:
   description: Whether a failure made the module undo its changes (on failed tasks).
   returned: failure
   type: bool
+rollback_errors:
+  description: Errors met while undoing (empty when the rollback went through).
+  returned: failure
+  type: list
+  elements: str
 '''
 
 import os

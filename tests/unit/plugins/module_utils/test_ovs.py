@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.cloudlab.openstack.plugins.module_utils import ovs
 
 FIX = Path(__file__).parent / 'fixtures' / 'ovs'
-MAC = '4a:08:1e:26:79:98'  # eth1's MAC in the "after" recording (the before one differs)
+MAC = '4a:08:1e:26:79:98'  # eth1's MAC in both recordings (one record.sh run)
 
 
 def fixture(name):
@@ -355,7 +355,7 @@ def test_render_ifupdown():
         '    ovs_type OVSBridge',
         '    ovs_ports eth1',
         '    ovs_extra set Bridge ${IFACE} datapath_type=netdev -- set Bridge ${IFACE} '
-        'other_config:hwaddr="%s"' % MAC,
+        'other_config:hwaddr=%s' % MAC,
         '    up ip route add 10.99.0.0/16 via 192.168.182.200 dev br-ex metric 50',
         '',
         'allow-br-ex eth1',

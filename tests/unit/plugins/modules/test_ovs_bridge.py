@@ -187,6 +187,18 @@ def test_connection_interface_guard(ssh, allowed, refused):
         assert 'allow_connection_interface=true' in result['msg']
 
 
+def test_guard_ignores_an_uplink_already_attached():
+    """eth1 keeps its address on br-ex (migrate_ip=false) and Ansible connects to it: changing
+    the bridge's columns moves nothing, so nothing is refused."""
+    node = FakeNode('before')
+    node.vsctl_out = (FIX / 'vsctl_network_node.txt').read_text()
+    ok, result, dummy = execute(dict(BR_EX, migrate_ip=False, external_ids={'k': 'v'},
+                                     _ansible_check_mode=True),
+                                node, env={'SSH_CONNECTION': '10.0.100.1 40000 192.168.182.151 22'},
+                                sysctls=NETDEV_SYSCTLS_ON)
+    assert ok and result['commands'] == ['ovs-vsctl -t 5 -- set Bridge br-ex external_ids:k=v']
+
+
 def test_missing_uplink_is_a_clear_failure():
     ok, result, dummy = execute(dict(BR_EX, uplink='eth9'), FakeNode('before'))
     assert not ok and result['msg'].startswith('uplink eth9 does not exist on this node')
