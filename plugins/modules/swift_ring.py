@@ -561,8 +561,9 @@ def run_rebalance(module, swift, builder, builder_path):
         try:
             parts, balance, removed = builder.rebalance(seed=module.params['seed'])
         except swift.RingBuilderError as err:
-            module.fail_json(msg='rebalance of %s failed: %s. A ring needs at least as many devices '
-                                 'with weight > 0 as replicas' % (builder_path, err))
+            module.fail_json(msg='rebalance of %s failed, nothing written: %s. A ring needs at least as '
+                                 'many devices with weight > 0 as replicas; list more devices, or use '
+                                 'rebalance: never until they are all listed' % (builder_path, err))
         verdict = judge_rebalance(parts, removed, facts['devs_changed'], last_balance, balance,
                                   last_dispersion, builder.dispersion, seconds_left,
                                   force=(mode == 'force'))

@@ -306,6 +306,15 @@ def test_create_needs_the_ring_settings(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_too_few_devices_is_refused(tmp_path):
+    rc, results, out = play(tmp_path, swift_ring_names=["object"], swift_ring_disks=["loop0"],
+                            swift_ring_drop=["osswift2"])
+    assert rc != 0
+    assert "Replica count of 3.0 requires more than 2 devices" in results["object"]["msg"]
+    assert "rebalance: never" in results["object"]["msg"]
+    assert not list(tmp_path.iterdir())
+
+
 def test_state_absent_removes_with_backups(rings):
     results = converge(rings, swift_ring_state="absent")
     for ring in RINGS:
