@@ -14,7 +14,12 @@ import pytest
 import testinfra.utils.ansible_runner
 import yaml
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+# The inventory directory (molecule links the lab's group_vars next to the inventory script).
+INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+SCENARIO = Path(__file__).resolve().parents[1]
+STATE = SCENARIO.parents[1] / ".lab" / "molecule" / "infra"
+SECRETS_FILE = STATE / "secrets.yml"
+VAULT_PASS = STATE / "vault-pass"
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 INFRA = RUNNER.get_hosts("infra")[0]
 CLIENTS = [h for h in RUNNER.get_hosts("all") if h != INFRA]
@@ -23,10 +28,6 @@ CLIENTS = [h for h in RUNNER.get_hosts("all") if h != INFRA]
 def var(host, name):
     return RUNNER.get_variables(host)[name]
 
-
-# The scenario puts both files under .lab/ (molecule.yml sets the paths).
-SECRETS_FILE = Path(var(INFRA, "secrets_file"))
-VAULT_PASS = Path(var(INFRA, "secrets_vault_password_file"))
 
 
 def node(name):
@@ -227,6 +228,16 @@ def test_base(name):
     assert "policy drop" in host.check_output("nft list chain inet cloudlab input")
 
 
+@pytest.mark.parametrize("name", RUNNER.get_hosts("compute"))
+def test_compute_sysctl_from_the_guide(name):
+    host = node(name)
+    assert host.file("/etc/sysctl.d/60-cloudlab.conf").contains("net.ipv4.conf.all.rp_filter=0")
+    assert host.check_output("sysctl -n net.ipv4.conf.all.rp_filter") == "0"
+    assert host.check_output("sysctl -n net.ipv4.conf.default.rp_filter") == "0"
+    rules = host.check_output("nft list chain inet cloudlab input")
+    assert "gre" in rules and "4789" in rules and "5900-5999" in rules
+
+
 # ---- secrets --------------------------------------------------------------------------------
 
 def test_secrets_file_is_vault_encrypted():
@@ -243,12 +254,26 @@ def test_secrets_file_is_vault_encrypted():
 
 def test_secrets_are_not_regenerated():
     before = (SECRETS_FILE.read_bytes(), secrets())
-    play = SECRETS_FILE.parent / "secrets-again.yml"
-    play.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False,
-                                     "roles": ["cloudlab.openstack.secrets"]}]))
-    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(play)], capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-2000:]
+    run = playbook("--tags", "secrets")
+    assert run.returncode == 0, run.stdout[-3000:]
     assert (SECRETS_FILE.read_bytes(), secrets()) == before
+
+
+# ---- check mode -----------------------------------------------------------------------------
+
+def test_check_mode_on_converged_nodes_changes_nothing():
+    run = playbook("--check")
+    assert run.returncode == 0, run.stdout[-3000:]
+    recap = [line for line in run.stdout.splitlines() if " : ok=" in line]
+    assert len(recap) == len(RUNNER.get_hosts("all")), run.stdout[-3000:]
+    for line in recap:
+        assert " changed=0 " in line and " failed=0 " in line, line
+
+
+def playbook(*args):
+    """converge.yml again, as molecule runs it (same inventory and ansible.cfg from the env)."""
+    return subprocess.run(["ansible-playbook", "-i", INVENTORY, str(SCENARIO / "converge.yml"), *args],
+                          capture_output=True, text=True, env=os.environ.copy())
 
 
 def _quote(text):
