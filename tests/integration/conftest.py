@@ -18,6 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import Lab  # noqa: E402  pylint: disable=wrong-import-position
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab_teardown: takes the lab down; runs after every other test")
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+    """Tests that take the lab down run last, so no later test finds its nodes gone."""
+    items.sort(key=lambda item: item.get_closest_marker("lab_teardown") is not None)
+
+
 @pytest.fixture(scope="session")
 def lab():
     """The session's Lab: one SSH ControlPath directory, the nodes this session brought up."""

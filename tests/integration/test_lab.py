@@ -4,7 +4,8 @@
   nodes fetch packages through the host's cache, and no node config names an outside address;
   a second `up` changes nothing;
   a half-created lab (a node removed, another stopped, a stale SSH master) is repaired by `up`;
-  `down` removes the lab's containers, networks and bridges and nothing else.
+  `down` removes the lab's containers, networks and bridges and nothing else (marked
+  lab_teardown: conftest.py runs it after every other test of the session).
 CLOUDLAB_LAB_NODES (a host pattern) limits the table for a quick local run.
 """
 import json
@@ -120,6 +121,7 @@ def test_up_repairs_a_half_created_lab(up, nodes):
     assert {n: r.get("ping") for n, r in pings.items()} == {n: "pong" for n in nodes}
 
 
+@pytest.mark.lab_teardown
 def test_down_removes_the_lab_and_nothing_else(lab, nodes):
     bystander = "cloudlab-test-bystander"
     podman("network", "create", "--subnet", "10.99.99.0/24", bystander)
