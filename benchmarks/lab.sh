@@ -55,6 +55,8 @@ for step in "${steps[@]}"; do
       pkgs="vim-runtime perl-modules-5.36"
       first=$(ansible -i inventory/lab "$nodes" --list-hosts | sed -n 2p | tr -d ' ')
       getcmd="rm -rf /tmp/bench-debs && mkdir /tmp/bench-debs && cd /tmp/bench-debs && apt-get -qq update && apt-get -qq download $pkgs && echo KB=\$(du -sk . | cut -f1) && rm -rf /tmp/bench-debs"
+      # make these packages cold in the cache, so the first node really fetches them from the mirror
+      for p in $pkgs; do find /var/cache/apt-cacher-ng -name "${p}_*" -delete; done
       mark=$(wc -l < /var/log/apt-cacher-ng/apt-cacher.log)
       t1=$(seconds ansible -i inventory/lab "$first" -m ansible.builtin.shell -a "$getcmd")
       kb=$(grep -o -m1 "KB=[0-9]*" "$log/out" | cut -d= -f2 || true)
