@@ -291,9 +291,8 @@ def read_sysctls(uplink):
     return values
 
 
-def probe(module, target, timeout):
+def probe(module, ping, target, timeout):
     """Ping target until it answers or timeout seconds pass."""
-    ping = module.get_bin_path('ping', required=True)
     start = time.time()
     attempts = 0
     while True:
@@ -436,6 +435,12 @@ def main():
     commands += ['ip ' + line for line in forward]
     commands += [render_command(['sysctl', '-w', '%s=%s' % (key, value)]) for key, value, dummy in sysctls]
     target = p['probe'] or default_gateway(moved['routes'])
+    probing = bool(target and (forward or p['probe'] and transaction and uplink))
+    if forward and not target:
+        module.warn('no probe: no default gateway moved and no probe address given')
+    # Found before anything changes: a missing binary must not strike between change and rollback.
+    ping = module.get_bin_path('ping', required=True) if probing else None
+    sysctl = module.get_bin_path('sysctl', required=True) if sysctls else None
     result = dict(changed=bool(commands or files), commands=commands, probe=None,
                   persisted=sorted(files),
                   moved={'addresses': [a['cidr'] for a in moved['addresses']],
@@ -468,8 +473,8 @@ def main():
         if 'sysctl' in done:
             for key, dummy, old in sysctls:
                 if old is not None:
-                    rc, dummy_out, err = runner.run([module.get_bin_path('sysctl', required=True),
-                                                     '-w', '%s=%s' % (key, old)], 'sysctl', fail=False)
+                    rc, dummy_out, err = runner.run([sysctl, '-w', '%s=%s' % (key, old)], 'sysctl',
+                                                    fail=False)
                     if rc:
                         errors.append(err.strip())
         steps = ['ip', 'ovs'] if present else ['ovs', 'ip']  # absent: recreate the bridge first
@@ -511,13 +516,12 @@ def main():
             rollback('ip -batch failed: %s' % err.strip())
     if sysctls:
         done.append('sysctl')
-        sysctl = module.get_bin_path('sysctl', required=True)
         for key, value, dummy in sysctls:
             rc, out, err = runner.run([sysctl, '-w', '%s=%s' % (key, value)], 'sysctl', fail=False)
             if rc != 0:
                 rollback('sysctl %s failed: %s' % (key, err.strip()))
-    if target and (forward or p['probe'] and transaction and uplink):
-        result['probe'] = probe(module, target, p['probe_timeout'])
+    if probing:
+        result['probe'] = probe(module, ping, target, p['probe_timeout'])
         if not result['probe']['answered']:
             rollback('probe: %s did not answer within %ss after the change'
                      % (target, p['probe_timeout']))

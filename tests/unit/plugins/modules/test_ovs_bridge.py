@@ -62,7 +62,7 @@ class FakeNode:
         return 0, '', ''
 
 
-def execute(args, node, sysctls=None, env=None, files=None):
+def execute(args, node, sysctls=None, env=None, files=None, missing=()):
     """Run main() against node; returns (ok, result, the write_file mock)."""
     environ = dict((k, v) for k, v in ovs_bridge.os.environ.items() if k != 'SSH_CONNECTION')
     environ.update(env or {})
@@ -71,9 +71,16 @@ def execute(args, node, sysctls=None, env=None, files=None):
     def run_command(dummy_module, argv, data=None, **dummy_kwargs):
         return node.run_command(argv, data)
 
+    def get_bin_path(module, name, required=False, **dummy_kwargs):
+        if name in missing:
+            if required:
+                module.fail_json(msg='Failed to find required executable "%s"' % name)
+            return None
+        return '/usr/bin/' + name
+
     with patch_module_args(dict(args)), \
             mock.patch.object(basic.AnsibleModule, 'run_command', run_command), \
-            mock.patch.object(basic.AnsibleModule, 'get_bin_path', lambda self, name, **k: '/usr/bin/' + name), \
+            mock.patch.object(basic.AnsibleModule, 'get_bin_path', get_bin_path), \
             mock.patch.object(basic.AnsibleModule, 'exit_json', _exit), \
             mock.patch.object(basic.AnsibleModule, 'fail_json', _fail), \
             mock.patch.object(ovs_bridge, 'read_sysctls', lambda uplink: dict(sysctls or {})), \
@@ -163,6 +170,12 @@ def test_rollback_puts_the_old_sysctl_values_back():
     assert not ok and 'probe: 192.168.182.254 did not answer' in result['msg']
     assert [c for c in node.changes if c[0] == 'sysctl'][3:] == [
         ('sysctl', ['-w', '%s=%s' % item], None) for item in old.items()]
+
+
+def test_missing_ping_fails_before_anything_changes():
+    node = FakeNode('before')
+    ok, result, dummy = execute(BR_EX, node, missing=('ping',))
+    assert not ok and 'ping' in result['msg'] and node.changes == []
 
 
 def test_failed_batch_rolls_back_without_probing():
