@@ -357,6 +357,8 @@ except (ImportError, ValueError):
     HAS_SWIFT = False
 
 RING_NAME = re.compile(r'^(account|container|object(-[0-9]+)?)$')
+DEVICE_KEYS = ('id', 'region', 'zone', 'ip', 'port', 'replication_ip', 'replication_port', 'device', 'weight',
+               'meta', 'parts')
 EMPTY_PLAN = {'add': [], 'update': [], 'drain': [], 'remove': [], 'draining': []}
 
 
@@ -403,9 +405,7 @@ def settings_of(data):
 
 
 def device_list(devs):
-    return [dict((k, d[k]) for k in ('id', 'region', 'zone', 'ip', 'port', 'replication_ip',
-                                     'replication_port', 'device', 'weight', 'meta', 'parts'))
-            for d in sorted((d for d in devs if d is not None), key=dev_key)]
+    return [dict((k, d[k]) for k in DEVICE_KEYS) for d in sorted((d for d in devs if d is not None), key=dev_key)]
 
 
 def new_report(mode, reasons):
@@ -467,6 +467,8 @@ def converged_result(module, data, builder_path, ring_file):
     params = module.params
     if data.get('next_part_power') or params['rebalance'] == 'force':
         return None
+    if any(d is not None and not all(k in d for k in DEVICE_KEYS) for d in data['devs']):
+        return None  # an old builder without replication fields: RingBuilder.load fills them in
     for option in ('part_power', 'replicas', 'min_part_hours'):
         if params[option] is not None and float(params[option]) != float(data[option]):
             return None
