@@ -11,7 +11,8 @@ route via the host's 192.168.182.254) runs Debian's openvswitch-switch with the 
   the IP configuration persisted for ifupdown comes back after ovs-vswitchd restarts (which
   drops the bridge's addresses as a reboot would) with `ifup`;
   state=absent removes br-ex and gives eth1 its IP and default route back;
-  a probe of an address that never answers rolls everything back and leaves eth1 as it was.
+  a probe of an address that never answers rolls everything back and leaves eth1 as it was;
+  the same with state=absent puts br-ex back with its address and route.
 The node is left as it was found: no br-ex, eth1 with its address, no persisted file.
 """
 import json
@@ -267,3 +268,15 @@ def test_bad_probe_rolls_back_and_leaves_eth1_as_it_was(net):
     assert after[1]["eth1"]["addresses"] == before[1]["eth1"]["addresses"]
     assert [r for r in after[2] if r["dev"] == "eth1"] == [r for r in before[2] if r["dev"] == "eth1"]
     assert net.pings()
+
+
+def test_absent_with_a_bad_probe_puts_the_bridge_back(net):
+    net.apply(**BR_EX)
+    before = net.observe()
+    rc, result, dummy = net.bridge(state="absent", probe="192.168.182.253", probe_timeout=3, **BR_EX)
+    assert rc != 0 and result["rolled_back"] is True and result["rollback_errors"] == []
+    after = net.observe()
+    assert after[0]["bridges"]["br-ex"] == before[0]["bridges"]["br-ex"]
+    assert addresses(after[1], "br-ex") == [CIDR] and addresses(after[1], "eth1") == []
+    assert default_dev(after[2]) == ["br-ex"]
+    assert net.pings() and net.tcp_banner() == "SSH-2.0"
