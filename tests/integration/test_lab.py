@@ -18,6 +18,7 @@ import pytest
 
 from lab import LABEL, Lab, podman, table
 
+TOP = Path(__file__).resolve().parents[2]
 NODES = os.environ.get("CLOUDLAB_LAB_NODES", "all")
 PRIVILEGED = {"network", "compute", "swift_storage", "block_storage"}
 
@@ -119,6 +120,29 @@ def test_up_repairs_a_half_created_lab(up, nodes):
         {v: "running" for v in victims}
     pings = up.ansible(",".join(nodes), "ansible.builtin.ping")
     assert {n: r.get("ping") for n, r in pings.items()} == {n: "pong" for n in nodes}
+
+
+def test_up_installs_podman_on_a_host_without_it(up, nodes):
+    """playbooks/lab/host.yml on a fresh lab node (systemd, no podman) as the stand-in host."""
+    spare = sorted(n for n in nodes if "ceph" in nodes[n]["groups"])[-1:] or sorted(nodes)[-1:]
+    spare = spare[0]
+    up.tool("rebuild", spare)
+    assert up.ssh(spare, "command -v podman", check=False).returncode != 0
+    playbook = [str(TOP / ".venv" / "bin" / "ansible-playbook"), "-i", str(TOP / "inventory" / "lab"),
+                str(TOP / "tests" / "integration" / "targets" / "lab" / "host.yml"), "-e", f"lab_test_host={spare}"]
+    first = subprocess.run(playbook, cwd=TOP, env=up.ansible_env(), capture_output=True, text=True, timeout=1800)
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert recap(first.stdout)[spare] > 0
+    again = subprocess.run(playbook, cwd=TOP, env=up.ansible_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and recap(again.stdout)[spare] == 0, again.stdout[-4000:]
+    out = up.ssh(spare, "podman --version; runc --version | head -1; cat /etc/containers/containers.conf; "
+                        "systemctl is-active apt-cacher-ng; "
+                        "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:3142/acng-report.html || "
+                        "python3 -c \"import urllib.request as u; print(u.urlopen('http://127.0.0.1:3142/acng-report.html').status)\"").stdout
+    assert out.startswith("podman version 4.")
+    assert 'runtime = "runc"' in out and '"nofile=20000:20000"' in out
+    assert "\nactive\n" in out and out.rstrip().endswith("200")
+    up.tool("rebuild", spare)   # leave the node as the lab makes it
 
 
 @pytest.mark.lab_teardown
