@@ -335,6 +335,196 @@ def write_file(module, path, content):
     module.atomic_move(tmp, path)
 
 
+def plan_changes(module, runner):
+    """want + have -> everything that would change (nothing runs here but reads)."""
+    p = module.params
+    keys = ('bridge', 'state', 'datapath_type', 'fail_mode', 'external_ids', 'other_config',
+            'ports', 'uplink')
+    want = dict((k, p[k]) for k in keys)
+    bridge, uplink = p['bridge'], p['uplink']
+    if uplink and (uplink == bridge or uplink in [port['name'] for port in p['ports']]):
+        module.fail_json(msg='uplink %s must be a NIC other than the bridge and not in ports' % uplink)
+    state = runner.read_ovs()
+    links, routes = runner.read_ip()
+    present = p['state'] == 'present'
+    if present and uplink and uplink not in links:
+        module.fail_json(msg='uplink %s does not exist on this node (ip link shows: %s)'
+                             % (uplink, ', '.join(sorted(links))))
+
+    other_config = effective_other_config(want, links) if present else None
+    after_state = predict_state(want, state, other_config)
+    plan = dict(want=want, state=state, links=links, routes=routes, present=present,
+                other_config=other_config, after_state=after_state,
+                transaction=plan_ovs(want, state, other_config),
+                datapath=(after_state['bridges'].get(bridge) or {}).get('datapath_type'),
+                forward=[], reverse=[], moved={'addresses': [], 'routes': []})
+    if uplink and p['migrate_ip']:
+        if present:
+            plan['forward'], plan['reverse'], plan['moved'] = plan_move(uplink, bridge, links, routes)
+        elif bridge in state['bridges']:
+            # del-br takes the bridge's device, addresses and routes with it: the batch only adds.
+            plan['forward'], plan['reverse'], plan['moved'] = plan_move(bridge, uplink, links, routes,
+                                                                        src_gone=True)
+    plan['attaching'] = bool(present and uplink and state['port_bridge'].get(uplink) != bridge)
+    if plan['attaching'] and links[uplink]['addresses'] and not p['migrate_ip']:
+        module.warn('%s keeps its addresses; with migrate_ip=false they may stop working once it '
+                    'is an OVS port' % uplink)
+    if present and uplink and not links[uplink]['up'] \
+            and not any('dev %s up' % uplink in line for line in plan['forward']):
+        plan['forward'].insert(0, 'link set dev %s up' % uplink)
+    plan['sysctls'] = plan_sysctls(uplink, plan['datapath'], read_sysctls(uplink)) if present and uplink else []
+    plan['files'] = plan_files(module, plan)
+    plan['target'] = p['probe'] or default_gateway(plan['moved']['routes'])
+    plan['probing'] = bool(plan['target'] and (plan['forward'] or p['probe'] and plan['transaction'] and uplink))
+    if plan['forward'] and not plan['target']:
+        module.warn('no probe: no default gateway moved and no probe address given')
+    return plan
+
+
+def check_connection(module, runner, plan):
+    """Refuse to cut the branch Ansible sits on: moving the addresses of the interface it is
+    connected through (attaching an uplink that keeps its addresses cuts them too, on the kernel
+    datapath)."""
+    p = module.params
+    if p['allow_connection_interface']:
+        return
+    if not (plan['moved']['addresses'] or (plan['attaching'] and not p['migrate_ip'])):
+        return
+    source = p['uplink'] if plan['present'] else p['bridge']
+    ssh = os.environ.get('SSH_CONNECTION')
+    client = ssh.split()[0] if ssh else None
+    hit = connection_interface_hit(ssh, source, plan['links'], runner.route_dev(client) if client else None)
+    if hit:
+        module.fail_json(msg='Refusing to move the addresses of %s: %s. Connect through another '
+                             'interface, or set allow_connection_interface=true if the '
+                             'connection may drop.' % (source, hit))
+
+
+def plan_files(module, plan):
+    """{path: (old content or None, new content or None)} for persist."""
+    p = module.params
+    if p['persist'] == 'none':
+        return {}
+    fmt = persist_format(p['persist'])
+    if fmt is None:
+        module.fail_json(msg='persist=auto found neither /etc/network/interfaces (ifupdown) nor '
+                             '/etc/sysconfig/network-scripts (ifcfg); choose persist explicitly')
+    bridge, uplink, present = p['bridge'], p['uplink'], plan['present']
+    moved = plan['moved'] if present else {'addresses': [], 'routes': []}
+    addresses = plan['links'].get(bridge, {}).get('addresses', []) + moved['addresses']
+    routes = [r for r in plan['routes'] if r['dev'] == bridge] + moved['routes']
+    hwaddr = (plan['other_config'] or {}).get('hwaddr') if uplink else None
+    render = render_ifupdown if fmt == 'ifupdown' else render_ifcfg
+    files = {}
+    for path, content in sorted(render(bridge, uplink, plan['datapath'] or 'system', hwaddr,
+                                       addresses, routes).items()):
+        old = read_file(path)
+        if present and old != content:
+            files[path] = (old, content)
+        elif not present and old is not None:
+            files[path] = (old, None)
+    return files
+
+
+def build_diff(module, plan):
+    """Bridge, ports, and the addresses and routes of bridge and uplink, before and after."""
+    bridge, uplink = module.params['bridge'], module.params['uplink']
+    names = [bridge] + ([uplink] if uplink else [])
+    links, routes, moved = plan['links'], plan['routes'], plan['moved']
+    after_links, after_routes = dict(links), list(routes)
+    if moved['addresses'] or moved['routes']:
+        src, dst = (uplink, bridge) if plan['present'] else (bridge, uplink)
+        after_links[src] = dict(links.get(src, {}), addresses=[])
+        after_links[dst] = dict(links.get(dst, {}))
+        after_links[dst]['addresses'] = after_links[dst].get('addresses', []) + moved['addresses']
+        after_routes = [dict(r, dev=dst) if r['dev'] == src else r for r in routes]
+    diffs = [{'before_header': 'ovs bridge %s' % bridge, 'after_header': 'ovs bridge %s' % bridge,
+              'before': describe(bridge, plan['state'], links, routes, names),
+              'after': describe(bridge, plan['after_state'], after_links, after_routes, names)}]
+    for path, (old, new) in sorted(plan['files'].items()):
+        diffs.append({'before_header': path, 'after_header': path, 'before': old or '', 'after': new or ''})
+    return diffs
+
+
+class Applier:
+    """Runs the plan: OVS transaction, ip batch, sysctls, probe; undoes all of it on failure."""
+
+    def __init__(self, module, runner, plan, result):
+        self.module, self.runner, self.plan, self.result = module, runner, plan, result
+        self.timeout = module.params['timeout']
+        # Found before anything changes: a missing binary must not strike between change and rollback.
+        self.ping = module.get_bin_path('ping', required=True) if plan['probing'] else None
+        self.sysctl = module.get_bin_path('sysctl', required=True) if plan['sysctls'] else None
+        self.done = []
+
+    def run(self):
+        plan, runner = self.plan, self.runner
+        if plan['transaction']:
+            rc, dummy, err = runner.run([runner.vsctl] + vsctl_argv(plan['transaction'], self.timeout),
+                                        'ovs-vsctl', fail=False)
+            if rc != 0:
+                self.result['changed'] = False
+                self.module.fail_json(msg='ovs-vsctl transaction failed, nothing changed: %s' % err.strip(),
+                                      **self.result)
+            self.done.append('ovs')
+            if err.strip():
+                self.module.warn('ovs-vsctl: %s' % err.strip())
+        if plan['forward']:
+            self.done.append('ip')
+            rc, dummy, err = runner.run([runner.ip, '-batch', '-'], 'ip -batch',
+                                        data='\n'.join(plan['forward']) + '\n', fail=False)
+            if rc != 0:
+                self.rollback('ip -batch failed: %s' % err.strip())
+        if plan['sysctls']:
+            self.done.append('sysctl')
+            for key, value, dummy in plan['sysctls']:
+                rc, dummy, err = runner.run([self.sysctl, '-w', '%s=%s' % (key, value)], 'sysctl', fail=False)
+                if rc != 0:
+                    self.rollback('sysctl %s failed: %s' % (key, err.strip()))
+        if plan['probing']:
+            timeout = self.module.params['probe_timeout']
+            self.result['probe'] = probe(self.module, self.ping, plan['target'], timeout)
+            if not self.result['probe']['answered']:
+                self.rollback('probe: %s did not answer within %ss after the change' % (plan['target'], timeout))
+        for path, (dummy, new) in sorted(plan['files'].items()):
+            if new is None:
+                os.remove(path)
+            else:
+                write_file(self.module, path, new)
+
+    def rollback(self, reason):
+        plan, runner, errors = self.plan, self.runner, []
+        if 'sysctl' in self.done:
+            for key, dummy, old in plan['sysctls']:
+                if old is not None:
+                    rc, dummy_out, err = runner.run([self.sysctl, '-w', '%s=%s' % (key, old)], 'sysctl',
+                                                    fail=False)
+                    if rc:
+                        errors.append(err.strip())
+        # present: addresses back while the uplink is still a port, then the bridge;
+        # absent: the bridge recreated first, then its addresses back onto it.
+        for step in (['ip', 'ovs'] if plan['present'] else ['ovs', 'ip']):
+            if step == 'ip' and 'ip' in self.done and plan['reverse']:
+                # -force: carry on past lines the failed batch never reached
+                rc, dummy, err = runner.run([runner.ip, '-force', '-batch', '-'], 'ip -batch',
+                                            data='\n'.join(plan['reverse']) + '\n', fail=False)
+                if rc:
+                    errors.append(err.strip())
+            if step == 'ovs' and 'ovs' in self.done:
+                undo = plan_ovs_rollback(plan['want'], plan['state'])
+                if undo:
+                    rc, dummy, err = runner.run([runner.vsctl] + vsctl_argv(undo, self.timeout), 'ovs-vsctl',
+                                                fail=False)
+                    if rc:
+                        errors.append(err.strip())
+        msg = '%s; rolled back to the previous state' % reason
+        if errors:
+            msg += ' (rollback errors: %s)' % '; '.join(errors)
+        self.result.update(rolled_back=True, rollback_errors=errors)
+        self.result.pop('diff', None)
+        self.module.fail_json(msg=msg, **self.result)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -360,176 +550,26 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    keys = ('bridge', 'state', 'datapath_type', 'fail_mode', 'external_ids', 'other_config',
-            'ports', 'uplink')
-    want = dict((k, p[k]) for k in keys)
-    bridge, uplink = p['bridge'], p['uplink']
-    if uplink and (uplink == bridge or uplink in [port['name'] for port in p['ports']]):
-        module.fail_json(msg='uplink %s must be a NIC other than the bridge and not in ports' % uplink)
-
     runner = Runner(module)
-    state = runner.read_ovs()
-    links, routes = runner.read_ip()
-    present = p['state'] == 'present'
-    if present and uplink and uplink not in links:
-        module.fail_json(msg='uplink %s does not exist on this node (ip link shows: %s)'
-                             % (uplink, ', '.join(sorted(links))))
+    plan = plan_changes(module, runner)
+    check_connection(module, runner, plan)
 
-    # -- what to change
-    other_config = effective_other_config(want, links) if present else None
-    transaction = plan_ovs(want, state, other_config)
-    after_state = predict_state(want, state, other_config)
-    datapath = (after_state['bridges'].get(bridge) or {}).get('datapath_type')
-    forward, reverse, moved = [], [], {'addresses': [], 'routes': []}
-    if uplink and p['migrate_ip']:
-        if present:
-            forward, reverse, moved = plan_move(uplink, bridge, links, routes)
-        elif bridge in state['bridges']:
-            # del-br takes the bridge's device, addresses and routes with it: the batch only adds.
-            forward, reverse, moved = plan_move(bridge, uplink, links, routes, src_gone=True)
-    if present and uplink and links[uplink]['addresses'] and not p['migrate_ip'] \
-            and state['port_bridge'].get(uplink) != bridge:
-        module.warn('%s keeps its addresses; with migrate_ip=false they may stop working once it '
-                    'is an OVS port' % uplink)
-    if present and uplink and not links[uplink]['up'] and not any('dev %s up' % uplink in f for f in forward):
-        forward.insert(0, 'link set dev %s up' % uplink)
-    sysctls = plan_sysctls(uplink, datapath, read_sysctls(uplink)) if present and uplink else []
-
-    # -- refuse to cut the branch Ansible sits on
-    # (attaching an uplink that keeps its addresses cuts them too, on the kernel datapath)
-    source = uplink if present else bridge
-    attaching = present and uplink and state['port_bridge'].get(uplink) != bridge
-    if (moved['addresses'] or (attaching and not p['migrate_ip'])) and not p['allow_connection_interface']:
-        ssh = os.environ.get('SSH_CONNECTION')
-        client = ssh.split()[0] if ssh else None
-        hit = connection_interface_hit(ssh, source, links, runner.route_dev(client) if client else None)
-        if hit:
-            module.fail_json(msg='Refusing to move the addresses of %s: %s. Connect through another '
-                                 'interface, or set allow_connection_interface=true if the '
-                                 'connection may drop.' % (source, hit))
-
-    # -- persistent configuration
-    files = {}
-    fmt = persist_format(p['persist']) if p['persist'] != 'none' else None
-    if p['persist'] != 'none' and fmt is None:
-        module.fail_json(msg='persist=auto found neither /etc/network/interfaces (ifupdown) nor '
-                             '/etc/sysconfig/network-scripts (ifcfg); choose persist explicitly')
-    if fmt:
-        bridge_addresses = links.get(bridge, {}).get('addresses', []) + (moved['addresses'] if present else [])
-        bridge_routes = [r for r in routes if r['dev'] == bridge] + (moved['routes'] if present else [])
-        render = render_ifupdown if fmt == 'ifupdown' else render_ifcfg
-        hwaddr = (other_config or {}).get('hwaddr') if uplink else None
-        rendered = render(bridge, uplink, datapath or 'system', hwaddr, bridge_addresses, bridge_routes)
-        for path, content in sorted(rendered.items()):
-            old = read_file(path)
-            if present and old != content:
-                files[path] = (old, content)
-            elif not present and old is not None:
-                files[path] = (old, None)
-
-    # In the order they run.
+    # In the order they run; consecutive ip lines are one `ip -batch`.
     commands = []
-    if transaction:
-        commands.append(render_command(['ovs-vsctl'] + vsctl_argv(transaction, p['timeout'])))
-    commands += ['ip ' + line for line in forward]
-    commands += [render_command(['sysctl', '-w', '%s=%s' % (key, value)]) for key, value, dummy in sysctls]
-    target = p['probe'] or default_gateway(moved['routes'])
-    probing = bool(target and (forward or p['probe'] and transaction and uplink))
-    if forward and not target:
-        module.warn('no probe: no default gateway moved and no probe address given')
-    # Found before anything changes: a missing binary must not strike between change and rollback.
-    ping = module.get_bin_path('ping', required=True) if probing else None
-    sysctl = module.get_bin_path('sysctl', required=True) if sysctls else None
-    result = dict(changed=bool(commands or files), commands=commands, probe=None,
-                  persisted=sorted(files),
-                  moved={'addresses': [a['cidr'] for a in moved['addresses']],
-                         'routes': [route_spec(r) for r in moved['routes']]})
+    if plan['transaction']:
+        commands.append(render_command(['ovs-vsctl'] + vsctl_argv(plan['transaction'], module.params['timeout'])))
+    commands += ['ip ' + line for line in plan['forward']]
+    commands += [render_command(['sysctl', '-w', '%s=%s' % (key, value)]) for key, value, dummy in plan['sysctls']]
+    result = dict(changed=bool(commands or plan['files']), commands=commands, probe=None,
+                  persisted=sorted(plan['files']),
+                  moved={'addresses': [a['cidr'] for a in plan['moved']['addresses']],
+                         'routes': [route_spec(r) for r in plan['moved']['routes']]})
     if module._diff:
-        names = [bridge] + ([uplink] if uplink else [])
-        after_links = dict(links)
-        after_routes = list(routes)
-        if moved['addresses'] or moved['routes']:
-            src, dst = (uplink, bridge) if present else (bridge, uplink)
-            after_links[src] = dict(links.get(src, {}), addresses=[])
-            after_links[dst] = dict(links.get(dst, {'addresses': []}))
-            after_links[dst]['addresses'] = after_links[dst].get('addresses', []) + moved['addresses']
-            after_routes = [dict(r, dev=dst) if r['dev'] == src else r for r in routes]
-        diffs = [{'before_header': 'ovs bridge %s' % bridge, 'after_header': 'ovs bridge %s' % bridge,
-                  'before': describe(bridge, state, links, routes, names),
-                  'after': describe(bridge, after_state, after_links, after_routes, names)}]
-        for path, (old, new) in sorted(files.items()):
-            diffs.append({'before_header': path, 'after_header': path,
-                          'before': old or '', 'after': new or ''})
-        result['diff'] = diffs
-    if module.check_mode or not result['changed']:
-        module.exit_json(**result)
-
-    # -- apply: OVS transaction, ip batch, sysctls, probe; undo all of it on failure
-    done = []
-
-    def rollback(reason):
-        errors = []
-        if 'sysctl' in done:
-            for key, dummy, old in sysctls:
-                if old is not None:
-                    rc, dummy_out, err = runner.run([sysctl, '-w', '%s=%s' % (key, old)], 'sysctl',
-                                                    fail=False)
-                    if rc:
-                        errors.append(err.strip())
-        steps = ['ip', 'ovs'] if present else ['ovs', 'ip']  # absent: recreate the bridge first
-        for step in steps:
-            if step == 'ip' and 'ip' in done and reverse:
-                # -force: carry on past lines the failed batch never reached
-                rc, dummy_out, err = runner.run([runner.ip, '-force', '-batch', '-'], 'ip -batch',
-                                                data='\n'.join(reverse) + '\n', fail=False)
-                if rc:
-                    errors.append(err.strip())
-            if step == 'ovs' and 'ovs' in done:
-                undo = plan_ovs_rollback(want, state)
-                if undo:
-                    rc, dummy_out, err = runner.run([runner.vsctl] + vsctl_argv(undo, p['timeout']),
-                                                    'ovs-vsctl', fail=False)
-                    if rc:
-                        errors.append(err.strip())
-        msg = '%s; rolled back to the previous state' % reason
-        if errors:
-            msg += ' (rollback errors: %s)' % '; '.join(errors)
-        result.update(rolled_back=True, rollback_errors=errors)
-        result.pop('diff', None)
-        module.fail_json(msg=msg, **result)
-
-    if transaction:
-        rc, out, err = runner.run([runner.vsctl] + vsctl_argv(transaction, p['timeout']),
-                                  'ovs-vsctl', fail=False)
-        if rc != 0:
-            module.fail_json(msg='ovs-vsctl transaction failed, nothing changed: %s' % err.strip(),
-                             **result)
-        done.append('ovs')
-        if err.strip():
-            module.warn('ovs-vsctl: %s' % err.strip())
-    if forward:
-        done.append('ip')
-        rc, out, err = runner.run([runner.ip, '-batch', '-'], 'ip -batch', data='\n'.join(forward) + '\n',
-                                  fail=False)
-        if rc != 0:
-            rollback('ip -batch failed: %s' % err.strip())
-    if sysctls:
-        done.append('sysctl')
-        for key, value, dummy in sysctls:
-            rc, out, err = runner.run([sysctl, '-w', '%s=%s' % (key, value)], 'sysctl', fail=False)
-            if rc != 0:
-                rollback('sysctl %s failed: %s' % (key, err.strip()))
-    if probing:
-        result['probe'] = probe(module, ping, target, p['probe_timeout'])
-        if not result['probe']['answered']:
-            rollback('probe: %s did not answer within %ss after the change'
-                     % (target, p['probe_timeout']))
-    for path, (old, new) in sorted(files.items()):
-        if new is None:
-            os.remove(path)
-        else:
-            write_file(module, path, new)
+        result['diff'] = build_diff(module, plan)
+    if result['changed']:
+        applier = Applier(module, runner, plan, result)  # finds ping/sysctl, in check mode too
+        if not module.check_mode:
+            applier.run()
     module.exit_json(**result)
 
 
