@@ -76,7 +76,11 @@ def test_nodes_resolve_and_reach_each_other_by_name(up, nodes):
     results = up.ansible(",".join(nodes), "ansible.builtin.shell", script)
     for node, result in results.items():
         seen = dict((line.split()[0], line.split()[1:]) for line in result["stdout"].splitlines())
-        assert seen == {n: [nodes[n]["public_ip"], "ok"] for n in nodes}, (node, result["stdout"])
+        assert sorted(seen) == sorted(nodes), (node, result["stdout"])
+        for other, (address, verdict) in seen.items():
+            # the lab writes the guide's public addresses; a deployed base role may use either
+            assert address in (nodes[other]["public_ip"], nodes[other]["internal_ip"]), (node, other, address)
+            assert verdict == "ok", (node, other)
 
 
 def test_packages_come_through_the_hosts_cache(up, nodes):
