@@ -9,7 +9,6 @@ import pytest
 from ansible_collections.cloudlab.openstack.plugins.module_utils import ovs
 
 FIX = Path(__file__).parent / 'fixtures' / 'ovs'
-MAC = '4a:08:1e:26:79:98'  # eth1's MAC in both recordings (one record.sh run)
 
 
 def fixture(name):
@@ -28,6 +27,7 @@ NODE = ovs.parse_vsctl_tables(fixture('vsctl_network_node.txt'))
 BEFORE_LINKS, BEFORE_ROUTES = ip_state('ip_before')
 AFTER_LINKS, AFTER_ROUTES = ip_state('ip_after')
 BEFORE_MAC = BEFORE_LINKS['eth1']['mac']
+MAC = AFTER_LINKS['eth1']['mac']  # = br-ex's hwaddr in the recording
 
 
 def want(bridge, **kw):
