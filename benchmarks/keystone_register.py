@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time and count the keystone registration of the guide's 8 services and 8 service users.
 
 Against the keystone that tests/integration/targets/keystone/setup.yml installs on the lab's

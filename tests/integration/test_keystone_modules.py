@@ -62,14 +62,15 @@ class Keystone:
         cmd += ["--diff"] if diff else []
         env = self.lab.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                                    ANSIBLE_NOCOLOR="1")
-        proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=900,
+                              check=False)
         varfile.unlink()
         output = proc.stdout + proc.stderr
         for value in self.secrets:
             assert value not in output, "a password leaked into the output of %s" % playbook
         start = proc.stdout.find("\n{")
         assert start >= 0, output[-3000:]
-        report, _ = json.JSONDecoder().raw_decode(proc.stdout[start + 1:])
+        report, dummy = json.JSONDecoder().raw_decode(proc.stdout[start + 1:])
         tasks = [t["hosts"][NODE] for t in report["plays"][0]["tasks"] if NODE in t["hosts"]]
         return proc.returncode, tasks, output
 
@@ -109,8 +110,8 @@ class Keystone:
 def keystone(lab_nodes, tmp_path_factory):
     lab_nodes([NODE])
     ks = Keystone(lab_nodes.lab, tmp_path_factory.mktemp("keystone"))
-    rc, _, output = ks.play("setup.yml", {"keystone_test_admin_password": ks.admin_password,
-                                          "keystone_test_fresh": True})
+    rc, dummy, output = ks.play("setup.yml", {"keystone_test_admin_password": ks.admin_password,
+                                              "keystone_test_fresh": True})
     assert rc == 0, output[-4000:]
     return ks
 
@@ -179,7 +180,7 @@ def test_changed_url_is_updated_in_place(keystone, memo):
 
 
 def test_duplicate_endpoint_is_removed(keystone, memo):
-    ids, _ = glance_endpoints(keystone)
+    ids, dummy = glance_endpoints(keystone)
     keystone.observe(post={"path": "endpoints", "body": {"endpoint": {
         "service_id": ids[0], "interface": "public", "region_id": "RegionOne",
         "url": "http://192.168.182.150:9999"}}})
@@ -187,7 +188,7 @@ def test_duplicate_endpoint_is_removed(keystone, memo):
     result = keystone.service(**GLANCE)
     assert [(a["action"], a.get("reason")) for a in result["actions"]] == \
         [("delete_endpoint", "duplicate")]
-    _, endpoints = glance_endpoints(keystone)
+    dummy, endpoints = glance_endpoints(keystone)
     assert sorted(e["url"] for e in endpoints if e["interface"] == "public") == [URLS["public"]]
 
 
@@ -208,7 +209,7 @@ def test_new_region_is_created_with_its_endpoints(keystone):
     result = keystone.service(**args)
     assert without_ids(result["actions"]) == predicted["actions"]
     assert "RegionTwo" in [r["id"] for r in keystone.observe(["regions"])["regions"]]
-    _, endpoints = glance_endpoints(keystone)
+    dummy, endpoints = glance_endpoints(keystone)
     assert sorted(e["region_id"] for e in endpoints) == ["RegionOne"] * 3 + ["RegionTwo"] * 3
 
 
