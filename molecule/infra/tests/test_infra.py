@@ -272,8 +272,10 @@ def test_check_mode_on_converged_nodes_changes_nothing():
 
 def playbook(*args):
     """converge.yml again, as molecule runs it (same inventory and ansible.cfg from the env)."""
+    env = dict(os.environ, MOLECULE_PROJECT_DIRECTORY=str(SCENARIO.parents[1]), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(["ansible-playbook", "-i", INVENTORY, str(SCENARIO / "converge.yml"), *args],
-                          capture_output=True, text=True, env=os.environ.copy())
+                          capture_output=True, text=True, env=env)
 
 
 def _quote(text):
