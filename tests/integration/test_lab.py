@@ -1,12 +1,13 @@
 """The lab itself (tools/lab, playbooks/lab.yml), proven on the real thing, in this order:
-  the whole table comes up: every node answers an Ansible ping over SSH with the guide's hostname,
+  the whole table is taken down and comes up fresh (images reused): every node answers an Ansible ping over SSH with the guide's hostname,
   both fixed addresses, systemd as PID 1, and resolves and pings every other node by name;
   nodes fetch packages through the host's cache, and no node config names an outside address;
   a second `up` changes nothing;
   a half-created lab (a node removed, another stopped, a stale SSH master) is repaired by `up`;
   `down` removes the lab's containers, networks and bridges and nothing else (marked
   lab_teardown: conftest.py runs it after every other test of the session).
-CLOUDLAB_LAB_NODES (a host pattern) limits the table for a quick local run.
+CLOUDLAB_LAB_NODES (node names or groups, comma separated) limits all of this to those nodes, e.g.
+for a run on a machine where other work uses the rest of the lab.
 """
 import json
 import os
@@ -36,6 +37,9 @@ def nodes():
 
 @pytest.fixture(scope="module")
 def up(lab, nodes):
+    """The nodes made fresh: taken down, then brought up (images reused). Earlier tests of the
+    session may have changed nodes; what the lab guarantees is what a fresh `up` gives."""
+    lab.down(*([] if NODES == "all" else ["--nodes", NODES]))
     lab.ensure(sorted(nodes))
     return lab
 
@@ -119,9 +123,8 @@ def test_up_repairs_a_half_created_lab(up, nodes):
     assert changed["localhost"] > 0
     # every tools/lab run that may recreate nodes moves the session to a fresh ControlPath dir
     assert up.control_dir != old_control_dir
-    state = podman("ps", "--all", "--filter", f"label={LABEL}", "--format", "{{.Names}} {{.State}}")
-    assert {line.split()[0]: line.split()[1] for line in state if line.split()[0] in victims} == \
-        {v: "running" for v in victims}
+    state = json.loads("".join(podman("ps", "--all", "--filter", f"label={LABEL}", "--format", "json")))
+    assert {c["Names"][0]: c["State"] for c in state if c["Names"][0] in victims} == {v: "running" for v in victims}
     pings = up.ansible(",".join(nodes), "ansible.builtin.ping")
     assert {n: r.get("ping") for n, r in pings.items()} == {n: "pong" for n in nodes}
 
@@ -154,11 +157,15 @@ def test_down_removes_the_lab_and_nothing_else(lab, nodes):
     bystander = "cloudlab-test-bystander"
     podman("network", "create", "--subnet", "10.99.99.0/24", bystander)
     try:
-        lab.down()
-        assert podman("ps", "--all", "--filter", f"label={LABEL}", "--format", "{{.Names}}") == []
-        assert podman("network", "ls", "--filter", f"label={LABEL}", "--format", "{{.Name}}") == []
-        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-        assert "cloudlab-int" not in links and "cloudlab-pub" not in links
+        lab.down(*([] if NODES == "all" else ["--nodes", NODES]))
+        left = podman("ps", "--all", "--filter", f"label={LABEL}", "--format", "{{.Names}}")
+        assert not set(left) & set(nodes)
+        if NODES == "all":   # a subset run leaves the networks to the other nodes
+            assert left == []
+            assert podman("network", "ls", "--filter", f"label={LABEL}", "--format", "{{.Name}}") == []
+            links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+            assert "cloudlab-int" not in links and "cloudlab-pub" not in links
+            assert not list(Path("/var/lib/cni/networks").glob("cloudlab-*"))
         assert bystander in podman("network", "ls", "--format", "{{.Name}}")
     finally:
         podman("network", "rm", bystander)
