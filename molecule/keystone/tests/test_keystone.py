@@ -75,7 +75,8 @@ def tokens_from(host, requests):
             ]}]
         playbook = Path(tmp) / "tokens.yml"
         playbook.write_text(yaml.safe_dump(play))
-        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_FORCE_COLOR="0")
         run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(playbook)],
                              capture_output=True, text=True, env=env, timeout=300)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
@@ -254,8 +255,10 @@ def test_fernet_rotation_keeps_issuing_tokens(values):
 # ---- check mode ----------------------------------------------------------------------------------
 
 def test_check_mode_on_converged_nodes_changes_nothing():
+    # molecule forces colour; the recap is parsed as text
+    env = dict(os.environ, MOLECULE_PROJECT_DIRECTORY=str(TOP), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(SCENARIO / "converge.yml"), "--check"],
-                         capture_output=True, text=True, env=os.environ.copy())
+                         capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout[-3000:]
     recap = [line for line in run.stdout.splitlines() if " : ok=" in line]
     assert len(recap) == len(RUNNER.get_hosts("all")), run.stdout[-3000:]
