@@ -494,6 +494,19 @@ def check_references(want, have):
                                 % (what, ref_label(scope)))
 
 
+def assignment_queries(assignments, ids):
+    """Filters for GET /role_assignments that read every existing assignment among the wanted
+    ones: one request per distinct actor, or per distinct scope when that is fewer (8 service
+    users on project service: 1 request instead of 8). `ids` maps the references of existing
+    users, groups, projects and domains to their ids; pairs with an unknown side cannot exist."""
+    pairs = set((a, s) for dummy, a, s, dummy2 in assignments if a in ids and s in ids)
+    actors = sorted(set(a for a, s in pairs))
+    scopes = sorted(set(s for a, s in pairs))
+    if len(scopes) < len(actors):
+        return [{'scope.%s.id' % s[0]: ids[s]} for s in scopes]
+    return [{'%s.id' % a[0]: ids[a]} for a in actors]
+
+
 def _user_changes(want, have, have_projects):
     changes = {}
     for key in ('description', 'email', 'enabled'):
@@ -692,6 +705,11 @@ class KeystoneClient(object):
         # requests' response hook sees every HTTP request keystoneauth makes, token and
         # discovery requests included: that is the figure the modules report as api_calls.
         self.session.session.hooks['response'].append(self._count)
+        # One connection per request. Keystone served by uWSGI's --http-socket (Debian's
+        # package) closes the connection after each response without saying so, and a request
+        # sent on that half-closed connection fails ("Connection reset by peer",
+        # RemoteDisconnected), at random. Retrying a POST is not safe; not reusing is.
+        self.session.session.headers['Connection'] = 'close'
         self.url = self._identity_url()
 
     def _count(self, response, *args, **kwargs):

@@ -256,8 +256,8 @@ from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cloudlab.openstack.plugins.module_utils.keystone import (
-    KeystoneClient, KeystoneError, apply_identity_actions, identity_view, keystone_argument_spec,
-    normalize_identity, plan_identity, public_actions, ref_label, referenced)
+    KeystoneClient, KeystoneError, apply_identity_actions, assignment_queries, identity_view,
+    keystone_argument_spec, normalize_identity, plan_identity, public_actions, ref_label, referenced)
 
 STATE = dict(type='str', default='present', choices=['present', 'absent'])
 
@@ -346,27 +346,24 @@ class Identity(object):
         return have
 
     def _read_assignments(self, want, have):
-        by_id = {}
+        ids = {}
         for kind in ('projects', 'users', 'groups'):
             for ref, obj in have[kind].items():
-                by_id[obj['id']] = ref
+                ids[ref] = obj['id']
         for name, did in self.domain_ids.items():
-            by_id.setdefault(did, ('domain', None, name))
+            ids[('domain', None, name)] = did
+        by_id = dict((i, ref) for ref, i in ids.items())
         roles = dict((r['id'], name) for name, r in have['roles'].items())
-        actors = sorted(set(a for dummy, a, dummy2, dummy3 in want['assignments']))
-        for actor in actors:
-            kind = actor[0] + 's'
-            if actor not in have[kind]:
-                continue
-            for item in self.client.get_list('/role_assignments', 'role_assignments',
-                                             **{'%s.id' % actor[0]: have[kind][actor]['id']}):
+        for query in assignment_queries(want['assignments'], ids):
+            for item in self.client.get_list('/role_assignments', 'role_assignments', **query):
                 scope = item.get('scope', {})
                 if 'OS-INHERIT:inherited_to' in scope:
                     continue
-                target = scope.get('project') or scope.get('domain') or {}
+                actor = by_id.get((item.get('user') or item.get('group') or {}).get('id'))
+                target = by_id.get((scope.get('project') or scope.get('domain') or {}).get('id'))
                 role = roles.get(item.get('role', {}).get('id'))
-                if role and target.get('id') in by_id:
-                    have['assignments'].add((role, actor, by_id[target['id']]))
+                if role and actor and target:
+                    have['assignments'].add((role, actor, target))
 
     def _check_passwords(self, want, have):
         for u in want['users']:

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.cloudlab.openstack.plugins.module_utils.keystone import (
-    KeystoneError, check_references, direct_auth_possible, explain_error, find_service,
+    KeystoneError, assignment_queries, check_references, direct_auth_possible, explain_error, find_service,
     identity_view, apply_identity_actions, normalize_identity, normalize_services, plan_identity,
     plan_service, public_actions, referenced, regions_to_create, service_view, simulate_service,
     v3_url)
@@ -409,3 +409,27 @@ def test_identity_diff_views():
     assert after['assignments'] == before['assignments']
     assert after['projects'] == {'service@Default': dict(description='Service Project',
                                                          enabled=True)}
+
+
+D = ('domain', None, 'Default')
+IDS = {P_SERVICE: 'p1', D: 'default', ('user', 'Default', 'nova'): 'u2', U_GLANCE: 'u1',
+       ('group', 'Default', 'ops'): 'g1'}
+
+
+@pytest.mark.parametrize('assignments, expected', [
+    # 2 users on one project: by scope
+    ([('admin', U_GLANCE, P_SERVICE, 'present'),
+      ('admin', ('user', 'Default', 'nova'), P_SERVICE, 'present')],
+     [{'scope.project.id': 'p1'}]),
+    # one user on a project and a domain: by actor
+    ([('admin', U_GLANCE, P_SERVICE, 'present'), ('reader', U_GLANCE, D, 'absent')],
+     [{'user.id': 'u1'}]),
+    # a group on a domain, a user on a project: as many either way, by actor
+    ([('reader', ('group', 'Default', 'ops'), D, 'present'),
+      ('admin', U_GLANCE, P_SERVICE, 'present')],
+     [{'group.id': 'g1'}, {'user.id': 'u1'}]),
+    # the user does not exist yet: nothing to read
+    ([('admin', ('user', 'Default', 'new'), P_SERVICE, 'present')], []),
+])
+def test_assignment_queries(assignments, expected):
+    assert assignment_queries(assignments, IDS) == expected
