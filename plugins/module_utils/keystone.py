@@ -705,10 +705,11 @@ class KeystoneClient(object):
         # requests' response hook sees every HTTP request keystoneauth makes, token and
         # discovery requests included: that is the figure the modules report as api_calls.
         self.session.session.hooks['response'].append(self._count)
-        # One connection per request. Keystone served by uWSGI's --http-socket (Debian's
-        # package) closes the connection after each response without saying so, and a request
-        # sent on that half-closed connection fails ("Connection reset by peer",
-        # RemoteDisconnected), at random. Retrying a POST is not safe; not reusing is.
+        # One connection per request. Debian's keystone runs uWSGI's --http-socket without
+        # --http-keepalive, so it closes the connection after each response; a request that
+        # races that close on a reused connection fails (RemoteDisconnected / connection
+        # reset). Retrying a POST is not safe; not reusing connections is (and costs nothing
+        # measurable here: 30 request pairs took the same time either way on the lab node).
         self.session.session.headers['Connection'] = 'close'
         self.url = self._identity_url()
 
