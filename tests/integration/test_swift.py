@@ -7,6 +7,7 @@ then: idempotence, check mode, the storage layout, the guide's upload/download a
 on 3 nodes, and a fourth device that triggers exactly one rebalance and ring copy.
 """
 import json
+import os
 import re
 import subprocess
 
@@ -18,6 +19,7 @@ from lab import TOP
 TARGET = TOP / "tests" / "integration" / "targets" / "swift"
 STATE = TOP / ".lab" / "swift-test"          # inventory_dir/../../.lab/ssh is the lab key
 INVENTORY = STATE
+SECRETS = TOP / ".lab" / "swift-test.secrets"   # outside the inventory directory
 NODES = ["osceph1", "osswift0", "osswift1", "osswift2"]
 STORAGE = ["osswift0", "osswift1", "osswift2"]
 RINGS = ["account", "container", "object"]
@@ -38,9 +40,9 @@ def write_inventory(extra_devices=None):
     group_vars.mkdir(exist_ok=True)
     test_vars = yaml.safe_load((TARGET / "test_vars.yml").read_text())
     test_vars.update({
-        "secrets_file": str(STATE / "secrets.yml"),
-        "secrets_vault_password_file": str(STATE / "vault-pass"),
-        "swift_rings_fetch_dir": str(STATE / "rings"),
+        "secrets_file": str(SECRETS / "secrets.yml"),
+        "secrets_vault_password_file": str(SECRETS / "vault-pass"),
+        "swift_rings_fetch_dir": str(SECRETS / "rings"),
     })
     (group_vars / "all.yml").write_text(
         (TOP / "inventory" / "lab" / "group_vars" / "all.yml").read_text() + "\n" + yaml.safe_dump(test_vars))
@@ -48,14 +50,14 @@ def write_inventory(extra_devices=None):
 
 def play(lab, *args, check=True):
     """ansible-playbook site.yml with the json callback; returns the parsed result."""
-    env = lab.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="",
-                          ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    env = lab.ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "--limit", ",".join(NODES),
                            str(TARGET / "site.yml"), *args],
                           cwd=TOP, env=env, capture_output=True, text=True, timeout=3600)
     try:
-        result = json.loads(proc.stdout)
-    except json.JSONDecodeError:
+        # profile_tasks (ansible.cfg) prints around the JSON document
+        result = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{"):])[0]
+    except ValueError:
         pytest.fail(f"no json from ansible-playbook (rc {proc.returncode}): {proc.stdout[-3000:]} {proc.stderr[-3000:]}")
     failures = {h: s for h, s in result["stats"].items() if s["failures"] or s["unreachable"]}
     if check and (proc.returncode != 0 or failures):
@@ -79,8 +81,12 @@ def task_results(result, name):
 
 @pytest.fixture(scope="module")
 def swift(lab_nodes):
-    lab_nodes(NODES)
     lab = lab_nodes.lab
+    lab_nodes(NODES)
+    # Fresh swift nodes: rings and swift.conf left by another deployment (other secrets) would be
+    # refused by the hash path precheck, as they should be. CLOUDLAB_SWIFT_REUSE=1 keeps them.
+    if os.environ.get("CLOUDLAB_SWIFT_REUSE") != "1":
+        lab.tool("rebuild", ",".join(STORAGE))
     write_inventory()
     first = play(lab)
     return {"lab": lab, "first": first}
@@ -180,6 +186,16 @@ def test_guide_upload_download_three_replicas(swift):
         for ip, path in primaries:
             files = sh(lab, by_ip[ip.split(":")[0]], f"ls /srv/node/{path}")
             assert ".data" in files
+
+
+def test_hash_path_change_refused_once_rings_exist(swift):
+    lab = swift["lab"]
+    before = sh(lab, "osswift1", "sha256sum < /etc/swift/swift.conf")
+    result = play(lab, "--tags", "swift_common", "-e", "swift_common_hash_path_suffix=another-suffix", check=False)
+    refused = task_results(result, "Check that the hash path stays as the rings were built with it")
+    assert {h for h, r in refused if r.get("failed")} == set(STORAGE)
+    assert all("makes every stored object" in r["msg"] for h, r in refused if h in STORAGE)
+    assert sh(lab, "osswift1", "sha256sum < /etc/swift/swift.conf") == before
 
 
 def test_fourth_device_one_rebalance_one_copy(swift):
