@@ -50,6 +50,13 @@ finally:
 
 INTERFACES = ('public', 'internal', 'admin')
 
+# Requests that may be sent twice. Keystone under Debian's uWSGI --http-socket now and then
+# resets the connection after it has answered (measured on the lab: the DELETE is in keystone's
+# log as 204, the client sees "connection reset by peer"). Sending these again is harmless (a
+# DELETE then finds 404, which the callers accept); a POST is never repeated: it could create a
+# duplicate.
+IDEMPOTENT = ('GET', 'HEAD', 'PUT', 'PATCH', 'DELETE')
+
 # The keys of the v3 password plugin we accept in `auth` (openstack.cloud's `auth` takes any
 # plugin's keys; we are keystone v3 password only, so unknown keys are an error, not ignored).
 AUTH_OPTIONS = dict(
@@ -780,13 +787,20 @@ class KeystoneClient(object):
         """The catalog's identity endpoint for `interface` (no discovery request: keystoneauth
         returns the catalog URL when no version is asked for), as a v3 root."""
         p = self.module.params
-        try:
-            url = self.session.get_endpoint(service_type='identity', interface=p['interface'],
-                                            region_name=p['region_name'])
-        except ksa_exc.EndpointNotFound:
-            url = None
-        except Exception as exc:
-            self.fail(exc, 'requesting a token')
+        url = None
+        for attempt in range(2):  # a token request changes nothing: safe to send again
+            try:
+                url = self.session.get_endpoint(service_type='identity',
+                                                interface=p['interface'],
+                                                region_name=p['region_name'])
+                break
+            except ksa_exc.EndpointNotFound:
+                break
+            except ksa_exc.ConnectionError as exc:
+                if attempt:
+                    self.fail(exc, 'requesting a token')
+            except Exception as exc:
+                self.fail(exc, 'requesting a token')
         return v3_url(url or self.auth_url)
 
     @property
@@ -798,10 +812,16 @@ class KeystoneClient(object):
         """One identity API request; the decoded JSON body, or None for 204 / a 404 that
         `missing_ok` allows."""
         url = self.url + path
-        try:
-            resp = self.session.request(url, method, json=body, raise_exc=False)
-        except Exception as exc:
-            self.fail(exc, doing or '%s %s' % (method, path), url=self.url)
+        resp = None
+        for attempt in range(2 if method in IDEMPOTENT else 1):
+            try:
+                resp = self.session.request(url, method, json=body, raise_exc=False)
+                break
+            except ksa_exc.ConnectionError as exc:
+                if attempt or method not in IDEMPOTENT:
+                    self.fail(exc, doing or '%s %s' % (method, path), url=self.url)
+            except Exception as exc:
+                self.fail(exc, doing or '%s %s' % (method, path), url=self.url)
         if resp.status_code == 404 and missing_ok:
             return None
         if resp.status_code >= 400:
@@ -821,14 +841,21 @@ class KeystoneClient(object):
         return self.request('GET', path, doing='listing %s' % key)[key]
 
     def password_works(self, user_id, password):
-        """Whether a token request as this user with this password succeeds: exactly one
-        attempt (a failed one counts toward keystone's lockout, if configured)."""
+        """Whether a token request as this user with this password succeeds: one attempt (a
+        failed one counts toward keystone's lockout, if configured), a second one only when the
+        connection broke before the answer was read."""
         plugin = ksa_v3.Password(auth_url=self.url, user_id=user_id, password=password,
                                  unscoped=True, include_catalog=False)
-        try:
-            plugin.get_auth_ref(self.session)
-        except ksa_exc.Unauthorized:
-            return False
-        except Exception as exc:
-            self.fail(exc, 'checking the password of user id %s' % user_id, url=self.url)
+        for attempt in range(2):  # again only if the connection broke (see IDEMPOTENT)
+            try:
+                plugin.get_auth_ref(self.session)
+                return True
+            except ksa_exc.Unauthorized:
+                return False
+            except ksa_exc.ConnectionError as exc:
+                if attempt:
+                    self.fail(exc, 'checking the password of user id %s' % user_id,
+                              url=self.url)
+            except Exception as exc:
+                self.fail(exc, 'checking the password of user id %s' % user_id, url=self.url)
         return True

@@ -427,7 +427,8 @@ class Identity(object):
                 path = '/%s/%ss/%s/roles/%s' % (target, actor[0],
                                                 self.ids[actor[0] + 's'][actor],
                                                 self.ids['roles'][a['role']])
-                c.request('PUT' if kind == 'grant' else 'DELETE', path, missing_ok=True,
+                c.request('PUT' if kind == 'grant' else 'DELETE', path,
+                          missing_ok=kind == 'revoke',
                           doing='%s role %s' % ('granting' if kind == 'grant' else 'revoking',
                                                 a['role']))
             elif kind == 'delete_user':

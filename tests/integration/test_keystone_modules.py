@@ -9,8 +9,9 @@ The tests share the keystone and run in file order:
   keystone_service: check mode on a keystone without the service predicts the actions, and the
   real run then does exactly those → a re-run changes nothing (3 API calls) → a changed URL is
   updated in place (same endpoint id) → a planted duplicate is removed → purge → a new region →
-  absent; the guide's 8 services in one task and in 8 tasks; a wrong password, an unreachable
-  keystone and a non-admin user fail with messages that say what to fix.
+  absent; the guide's 8 services in one task and in 8 tasks; OS_* variables and clouds.yaml
+  (openstacksdk's loader) instead of `auth`; a wrong password, an unreachable keystone and a
+  non-admin user fail with messages that say what to fix.
   keystone_identity: check mode predicts project + user + grant, the real run does them → re-run
   unchanged → update_password=always: same password unchanged, new password set (and it works)
   → on_create ignores a different password → absent.
@@ -74,12 +75,15 @@ class Keystone:
         tasks = [t["hosts"][NODE] for t in report["plays"][0]["tasks"] if NODE in t["hosts"]]
         return proc.returncode, tasks, output
 
-    def module(self, playbook, args, auth=None, check=False, diff=False, ok=True):
-        extra = {"keystone_test_auth": auth or self.auth, "keystone_test_args": args}
+    def module(self, playbook, args, auth=None, check=False, diff=False, ok=True, **extra):
+        """The result of the module's task (the one that reports api_calls)."""
+        extra.update(keystone_test_args=args)
+        if auth is not False:
+            extra["keystone_test_auth"] = auth or self.auth
         rc, tasks, output = self.play(playbook, extra, check=check, diff=diff)
         if ok:
             assert rc == 0, output[-4000:]
-        return tasks[-1]
+        return [t for t in tasks if "api_calls" in t or "msg" in t and not t.get("skipped")][-1]
 
     def service(self, check=False, diff=False, auth=None, ok=True, **args):
         return self.module("service.yml", args, auth=auth, check=check, diff=diff, ok=ok)
@@ -248,6 +252,23 @@ def test_unreachable_keystone_fails_clearly(keystone):
     auth = dict(keystone.auth, auth_url="http://10.0.100.149:5999/v3")
     result = keystone.service(auth=auth, ok=False, **GLANCE)
     assert "cannot reach keystone at http://10.0.100.149:5999/v3" in result["msg"]
+
+
+def test_os_environment_and_clouds_yaml(keystone):
+    """Without `auth`: openstacksdk's config loader (Debian's python3-openstacksdk 0.101) reads
+    OS_* variables or a clouds.yaml; its generic password plugin adds a discovery request."""
+    env = {"OS_AUTH_URL": KEYSTONE_URL, "OS_USERNAME": "admin",
+           "OS_PASSWORD": keystone.admin_password, "OS_PROJECT_NAME": "admin",
+           "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default"}
+    keystone.service(**GLANCE)
+    result = keystone.module("service.yml", GLANCE, auth=False, keystone_test_env=env)
+    assert (result["changed"], result["api_calls"]) == (False, 4)
+    clouds = {"clouds": {"lab": {"auth": {k: v for k, v in keystone.auth.items()},
+                                 "identity_api_version": 3}}}
+    args = dict(GLANCE, cloud="lab", endpoints=dict(URLS, public="http://192.168.182.150:9494"))
+    result = keystone.module("service.yml", args, auth=False, keystone_test_clouds_yaml=clouds)
+    assert kinds(result) == [("update_endpoint", "public")]
+    assert keystone.service(name="glance", state="absent")["changed"] is True
 
 
 def test_non_admin_user_fails_clearly(keystone):
