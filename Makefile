@@ -47,8 +47,20 @@ integration: venv deps
 molecule: venv deps
 	$(STAGE) molecule tools/molecule-all
 
+# The lab stays up between the integration and molecule stages (a warm `up` is a no-op) and is
+# taken down at the end whatever the result.
 test: venv deps
-	$(STAGE) total $(MAKE) --no-print-directory lint unit sanity integration molecule
+	$(STAGE) total $(MAKE) --no-print-directory lint unit sanity integration molecule; \
+	rc=$$?; tools/lab down >/dev/null 2>&1 || echo "make test: lab down failed" >&2; exit $$rc
+
+lab-up: venv
+	tools/lab up
+
+lab-down: venv
+	tools/lab down
+
+lab-status: venv
+	tools/lab status
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build
