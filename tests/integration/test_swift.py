@@ -75,7 +75,8 @@ def changed_tasks(result):
 
 
 def task_results(result, name):
-    return [(h, r) for p in result["plays"] for t in p["tasks"] if t["task"]["name"] == name
+    """[(host, result)] of the task called `name` (the json callback prefixes the role's name)."""
+    return [(h, r) for p in result["plays"] for t in p["tasks"] if t["task"]["name"].split(" : ")[-1] == name
             for h, r in t["hosts"].items()]
 
 
