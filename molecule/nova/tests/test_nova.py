@@ -1,0 +1,354 @@
+"""Proves playbooks/glance.yml and playbooks/nova.yml (issue 9) on lab nodes.
+
+The guide's checks run as the guide runs them, with its rc files: an image is uploaded with
+demorc from another node than glance's (a compute node, which has the OpenStack client and
+qemu-img from nova-compute's dependencies; a tiny qcow2 is built there, nothing is downloaded),
+the compute services, hypervisors and placement's resource providers are listed with adminrc on
+the keystone node. Secrets never go on a command line: the rc files are copied by a short
+ansible-playbook (slurp + copy, no_log) and sourced on the node.
+"""
+import base64
+import json
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import testinfra.utils.ansible_runner
+import yaml
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+SCENARIO = Path(__file__).resolve().parents[1]
+TOP = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", SCENARIO.parents[1]))
+
+KEYSTONE = RUNNER.get_hosts("keystone")[0]
+GLANCE = RUNNER.get_hosts("glance")[0]
+PLACEMENT = RUNNER.get_hosts("placement")[0]
+CONTROLLER = RUNNER.get_hosts("nova_controller")[0]
+COMPUTES = sorted(RUNNER.get_hosts("nova_compute"))
+# "another node" for the image upload: not the glance node
+UPLOADER = [h for h in COMPUTES if h != GLANCE][0]
+
+
+def var(host, name):
+    return RUNNER.get_variables(host)[name]
+
+
+def node(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def rc_run(rc_file, command, host=KEYSTONE):
+    """An OpenStack client command with an rc file sourced, as the guide does."""
+    return node(host).run(f"bash -c '. {rc_file} && {command}'")
+
+
+def rc_json(rc_file, command, host=KEYSTONE):
+    out = rc_run(rc_file, command + " -f json", host)
+    assert out.rc == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+def ini(host, path):
+    """{section: {option: value}} of an oslo ini file (last value wins; enough for these checks)."""
+    sections, current = {}, None
+    for line in node(host).file(path).content_string.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line[1:line.index("]")], {})
+        elif current is not None and "=" in line:
+            key, value = line.split("=", 1)
+            current[key.strip()] = value.strip()
+    return sections
+
+
+def playbook(play, timeout=600):
+    """Runs a play list with the json callback; returns the parsed report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "play.yml"
+        path.write_text(yaml.safe_dump(play))
+        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_FORCE_COLOR="0")
+        run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(path)],
+                             capture_output=True, text=True, env=env, timeout=timeout)
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{"):])
+    return report
+
+
+def task_result(report, play_index, task_name, host):
+    for task in report["plays"][play_index]["tasks"]:
+        if task["task"]["name"].endswith(task_name):
+            return task["hosts"][host]
+    raise AssertionError(f"no task {task_name!r} in the report")
+
+
+# ---- glance: the guide's "验证Glance Service", with a qcow2 built on the spot -------------------
+
+@pytest.fixture(scope="module")
+def uploaded():
+    """Uploads a tiny qcow2 as demo from UPLOADER (demorc copied from the keystone node), waits
+    for it to be active, lists images; deletes it at the end."""
+    name = f"cloudlab-test-{uuid.uuid4().hex[:8]}"
+    qcow2 = "/root/cloudlab-test.qcow2"
+    demo = ". /root/demorc && "
+    play = [
+        {"name": "Read demorc", "hosts": KEYSTONE, "gather_facts": False, "tasks": [
+            {"name": "Slurp demorc", "ansible.builtin.slurp": {"src": "/root/demorc"},
+             "register": "demorc", "no_log": True}]},
+        {"name": "Upload", "hosts": UPLOADER, "gather_facts": False, "tasks": [
+            {"name": "Copy demorc", "no_log": True, "ansible.builtin.copy": {
+                "dest": "/root/demorc", "mode": "0600",
+                "content": "{{ hostvars['%s'].demorc.content | b64decode }}" % KEYSTONE}},
+            {"name": "Build a qcow2", "ansible.builtin.command": {
+                "argv": ["qemu-img", "create", "-f", "qcow2", qcow2, "64M"]}},
+            {"name": "Local file", "ansible.builtin.stat": {"path": qcow2, "checksum_algorithm": "md5"},
+             "register": "local"},
+            {"name": "Create the image", "register": "created", "ansible.builtin.shell": {
+                "cmd": demo + f"openstack image create --disk-format qcow2 --container-format bare "
+                              f"--file {qcow2} -f json {name}", "executable": "/bin/bash"}},
+            {"name": "Wait until active", "register": "shown", "retries": 30, "delay": 2,
+             "until": "(shown.stdout | from_json).status == 'active'",
+             "ansible.builtin.shell": {"cmd": demo + f"openstack image show -f json {name}",
+                                       "executable": "/bin/bash"}},
+            {"name": "List images", "register": "listed", "ansible.builtin.shell": {
+                "cmd": demo + "openstack image list -f json", "executable": "/bin/bash"}},
+            {"name": "Report", "ansible.builtin.debug": {"msg": {
+                "show": "{{ shown.stdout | from_json }}", "list": "{{ listed.stdout | from_json }}",
+                "size": "{{ local.stat.size }}", "md5": "{{ local.stat.checksum }}"}}},
+        ]},
+    ]
+    report = playbook(play)
+    result = task_result(report, 1, "Report", UPLOADER)["msg"]
+    result["name"] = name
+    yield result
+    rc_run("/root/demorc", f"openstack image delete {result['show']['id']}", UPLOADER)
+    node(UPLOADER).run(f"rm -f {qcow2}")
+
+
+def test_glance_api_runs_on_9292():
+    host = node(GLANCE)
+    assert host.service("glance-api").is_enabled
+    assert host.service("glance-api").is_running
+    assert any(s.endswith(":9292") for s in host.socket.get_listening_sockets())
+
+
+def test_glance_api_conf():
+    host = node(GLANCE)
+    conf = host.file("/etc/glance/glance-api.conf")
+    assert (conf.user, conf.group, conf.mode) == ("root", "glance", 0o640)
+    cfg = ini(GLANCE, "/etc/glance/glance-api.conf")
+    infra_ip = var(RUNNER.get_hosts("mariadb")[0], "internal_ip")
+    assert cfg["database"]["connection"].endswith(f"@{infra_ip}/glance?charset=utf8mb4")
+    assert cfg["glance_store"]["filesystem_store_datadir"] == "/var/lib/glance/images/"
+    assert cfg["glance_store"]["default_store"] == "file"
+    assert cfg["paste_deploy"]["flavor"] == "keystone"
+    assert cfg["keystone_authtoken"]["username"] == "glance"
+    assert cfg["keystone_authtoken"]["auth_type"] == "password"
+
+
+def test_image_uploaded_from_another_node_is_active(uploaded):
+    assert uploaded["show"]["status"] == "active"
+    assert uploaded["show"]["disk_format"] == "qcow2"
+    assert int(uploaded["show"]["size"]) == int(uploaded["size"])
+    assert uploaded["show"]["checksum"] == uploaded["md5"]
+    listed = {i["Name"]: i["Status"] for i in uploaded["list"]}
+    assert listed.get(uploaded["name"]) == "active"
+
+
+def test_image_is_in_the_file_store(uploaded):
+    stored = node(GLANCE).file(f"/var/lib/glance/images/{uploaded['show']['id']}")
+    assert stored.exists and stored.user == "glance"
+    assert stored.size == int(uploaded["size"])
+    assert stored.md5sum == uploaded["md5"]
+
+
+# ---- catalog ---------------------------------------------------------------------------------------
+
+def test_catalog_has_the_image_placement_and_compute_endpoints():
+    endpoints = rc_json("/root/adminrc", "openstack endpoint list")
+    got = {(e["Service Name"], e["Service Type"], e["Interface"], e["URL"]) for e in endpoints}
+    ctl_pub, ctl_int = var(CONTROLLER, "public_ip"), var(CONTROLLER, "internal_ip")
+    want = set()
+    for name, stype, port, path in [("glance", "image", 9292, ""), ("placement", "placement", 8778, ""),
+                                    ("nova", "compute", 8774, "/v2.1")]:
+        want |= {(name, stype, "public", f"http://{ctl_pub}:{port}{path}"),
+                 (name, stype, "internal", f"http://{ctl_int}:{port}{path}"),
+                 (name, stype, "admin", f"http://{ctl_int}:{port}{path}")}
+    assert want <= got, sorted(want - got)
+    if CONTROLLER == "oscontroller":  # the guide's addresses, exactly
+        assert ("glance", "image", "public", "http://192.168.182.150:9292") in got
+
+
+# ---- placement --------------------------------------------------------------------------------------
+
+def test_placement_api_runs_on_8778():
+    host = node(PLACEMENT)
+    assert host.service("placement-api").is_enabled
+    assert host.service("placement-api").is_running
+    assert any(s.endswith(":8778") for s in host.socket.get_listening_sockets())
+
+
+# Placement's resource providers through the catalog's placement endpoint, with adminrc's
+# credentials (the OpenStack client has no placement commands without the osc-placement plugin).
+PLACEMENT_QUERY = """
+import json, os
+from keystoneauth1 import loading, session
+auth = loading.get_plugin_loader("password").load_from_options(
+    auth_url=os.environ["OS_AUTH_URL"], username=os.environ["OS_USERNAME"],
+    password=os.environ["OS_PASSWORD"], project_name=os.environ["OS_PROJECT_NAME"],
+    user_domain_name=os.environ["OS_USER_DOMAIN_NAME"],
+    project_domain_name=os.environ["OS_PROJECT_DOMAIN_NAME"])
+s = session.Session(auth=auth)
+out = {}
+rps = s.get("/resource_providers", endpoint_filter={"service_type": "placement", "interface": "internal"},
+            headers={"OpenStack-API-Version": "placement 1.14"}).json()["resource_providers"]
+for rp in rps:
+    inv = s.get("/resource_providers/%s/inventories" % rp["uuid"],
+                endpoint_filter={"service_type": "placement", "interface": "internal"}).json()
+    out[rp["name"]] = {k: v["total"] for k, v in inv["inventories"].items()}
+print(json.dumps(out))
+"""
+
+
+def test_placement_lists_two_resource_providers():
+    script = base64.b64encode(PLACEMENT_QUERY.encode()).decode()
+    out = rc_run("/root/adminrc", f"echo {script} | base64 -d | python3")
+    assert out.rc == 0, out.stderr[-2000:]
+    providers = json.loads(out.stdout)
+    assert sorted(providers) == COMPUTES, providers
+    for inventory in providers.values():
+        assert inventory["VCPU"] > 0 and inventory["MEMORY_MB"] > 0, providers
+
+
+# ---- nova controller -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("service", ["nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy"])
+def test_controller_service_runs(service):
+    host = node(CONTROLLER)
+    assert host.service(service).is_enabled
+    assert host.service(service).is_running
+
+
+def test_controller_ports_and_unused_services():
+    host = node(CONTROLLER)
+    listening = host.socket.get_listening_sockets()
+    assert any(s.endswith(":8774") for s in listening), listening
+    assert any(s.endswith(":6080") for s in listening), listening
+    # neutron is off: no metadata API; the SPICE and serial proxies are not the guide's
+    assert not any(s.endswith(":8775") for s in listening), listening
+    for unused in ["nova-api-metadata", "nova-spicehtml5proxy", "nova-serialproxy"]:
+        assert not host.service(unused).is_running, unused
+
+
+def test_controller_nova_conf():
+    host = node(CONTROLLER)
+    conf = host.file("/etc/nova/nova.conf")
+    assert (conf.user, conf.group, conf.mode) == ("root", "nova", 0o640)
+    cfg = ini(CONTROLLER, "/etc/nova/nova.conf")
+    infra_ip = var(RUNNER.get_hosts("mariadb")[0], "internal_ip")
+    my_ip = var(CONTROLLER, "internal_ip")
+    assert cfg["DEFAULT"]["my_ip"] == my_ip
+    assert cfg["DEFAULT"]["transport_url"].startswith("rabbit://openstack:")
+    assert cfg["DEFAULT"]["transport_url"].endswith(f"@{infra_ip}:5672/")
+    assert cfg["api_database"]["connection"].endswith(f"@{infra_ip}/nova_api?charset=utf8mb4")
+    assert cfg["database"]["connection"].endswith(f"@{infra_ip}/nova?charset=utf8mb4")
+    assert (cfg["vnc"]["server_listen"], cfg["vnc"]["server_proxyclient_address"]) == (my_ip, my_ip)
+    assert cfg["spice"]["enabled"] == "False"
+    assert cfg["glance"]["api_servers"] == f"http://{var(GLANCE, 'internal_ip')}:9292"
+    assert cfg["placement"]["username"] == "placement"
+    # the neutron switch is off: nothing of ours in [neutron]
+    assert "metadata_proxy_shared_secret" not in cfg.get("neutron", {})
+    assert cfg.get("neutron", {}).get("username") != "neutron"
+
+
+def test_cells():
+    host = node(CONTROLLER)
+    cells = host.run("su -s /bin/sh -c 'nova-manage cell_v2 list_cells' nova")
+    assert cells.rc == 0, cells.stderr[-2000:]
+    assert "| cell0 " in cells.stdout and "| cell1 " in cells.stdout
+    assert "/nova_cell0" in cells.stdout
+    hosts = host.run("su -s /bin/sh -c 'nova-manage cell_v2 list_hosts' nova")
+    assert hosts.rc == 0, hosts.stderr[-2000:]
+    for compute in COMPUTES:
+        assert f"| {compute} " in hosts.stdout, hosts.stdout
+
+
+def test_novncproxy_serves_novnc_on_the_public_address():
+    url = f"http://{var(CONTROLLER, 'public_ip')}:6080/vnc_auto.html"
+    out = node(KEYSTONE).run(f"python3 -c 'import urllib.request; print(urllib.request.urlopen(\"{url}\").status)'")
+    assert out.rc == 0 and out.stdout.strip() == "200", out.stderr[-2000:]
+
+
+# ---- compute nodes -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compute", COMPUTES)
+def test_compute_node(compute):
+    host = node(compute)
+    for service in ["libvirtd", "nova-compute"]:
+        assert host.service(service).is_enabled, service
+        assert host.service(service).is_running, service
+    # the guide's test decides the hypervisor: kvm with vmx/svm, qemu without (the lab: qemu)
+    flags = int(host.run("grep -E -c '(vmx|svm)' /proc/cpuinfo").stdout.strip() or 0)
+    compute_conf = ini(compute, "/etc/nova/nova-compute.conf")
+    assert compute_conf["libvirt"]["virt_type"] == ("kvm" if flags else "qemu")
+    cfg = ini(compute, "/etc/nova/nova.conf")
+    ip = var(compute, "internal_ip")
+    assert cfg["DEFAULT"]["my_ip"] == ip
+    assert cfg["vnc"]["enabled"] == "True"
+    assert cfg["vnc"]["server_listen"] == "0.0.0.0"
+    assert cfg["vnc"]["server_proxyclient_address"] == ip
+    assert cfg["vnc"]["novncproxy_base_url"] == f"http://{var(CONTROLLER, 'public_ip')}:6080/vnc_auto.html"
+    assert "connection" not in cfg.get("database", {})
+    assert host.run("virsh -c qemu:///system version").rc == 0
+
+
+def _wait_for(check, seconds=90):
+    """Polls check() (which returns (ok, detail)) until ok or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        ok, detail = check()
+        if ok or time.monotonic() > deadline:
+            return ok, detail
+        time.sleep(5)
+
+
+def test_compute_service_list_shows_every_service_up():
+    def check():
+        services = rc_json("/root/adminrc", "openstack compute service list")
+        got = {(s["Binary"], s["Host"]): (s["Status"], s["State"]) for s in services}
+        want = {("nova-scheduler", CONTROLLER), ("nova-conductor", CONTROLLER)}
+        want |= {("nova-compute", c) for c in COMPUTES}
+        return all(got.get(k) == ("enabled", "up") for k in want), got
+    ok, got = _wait_for(check)
+    assert ok, got
+
+
+def test_hypervisor_list_shows_two_hypervisors():
+    def check():
+        hypervisors = rc_json("/root/adminrc", "openstack hypervisor list")
+        return (sorted(h["Hypervisor Hostname"] for h in hypervisors) == COMPUTES
+                and all(h["State"] == "up" for h in hypervisors)), hypervisors
+    ok, hypervisors = _wait_for(check)
+    assert ok, hypervisors
+    assert {h["Hypervisor Type"] for h in hypervisors} == {"QEMU"}
+
+
+# ---- check mode ----------------------------------------------------------------------------------
+
+def test_check_mode_on_converged_nodes_changes_nothing():
+    # molecule forces colour; the recap is parsed as text
+    env = dict(os.environ, MOLECULE_PROJECT_DIRECTORY=str(TOP), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(SCENARIO / "converge.yml"), "--check"],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stdout[-3000:]
+    recap = [line for line in run.stdout.splitlines() if " : ok=" in line]
+    assert len(recap) == len(RUNNER.get_hosts("all")), run.stdout[-3000:]
+    for line in recap:
+        assert " changed=0 " in line and " failed=0 " in line, line
