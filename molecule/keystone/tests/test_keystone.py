@@ -15,7 +15,8 @@ import pytest
 import testinfra.utils.ansible_runner
 import yaml
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+# the inventory directory: molecule's own file plus the lab table (hosts link) with its groups
+INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 SCENARIO = Path(__file__).resolve().parents[1]
 TOP = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", SCENARIO.parents[1]))
