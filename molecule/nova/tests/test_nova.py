@@ -20,7 +20,8 @@ import pytest
 import testinfra.utils.ansible_runner
 import yaml
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+# The inventory directory (molecule links the lab's table script and group_vars next to its file).
+INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 SCENARIO = Path(__file__).resolve().parents[1]
 TOP = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", SCENARIO.parents[1]))
