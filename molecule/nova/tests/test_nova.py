@@ -341,6 +341,46 @@ def test_hypervisor_list_shows_two_hypervisors():
     assert {h["Hypervisor Type"] for h in hypervisors} == {"QEMU"}
 
 
+# ---- the neutron switch ------------------------------------------------------------------------------
+
+def secrets():
+    state = TOP / ".lab" / "molecule" / "nova"
+    out = subprocess.run(["ansible-vault", "view", str(state / "secrets.yml"), "--vault-password-file",
+                          str(state / "vault-pass")], check=True, capture_output=True, text=True).stdout
+    return yaml.safe_load(out)
+
+
+def test_neutron_switch_plans_the_neutron_section_without_showing_secrets():
+    """nova_controller_neutron_enabled=true, in check mode with diff on the converged controller:
+    nova.conf would get neutron's user and the metadata secret (masked), nova-api-metadata would
+    be unmasked; nothing is changed."""
+    env = dict(os.environ, MOLECULE_PROJECT_DIRECTORY=str(TOP), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    state = TOP / ".lab" / "molecule" / "nova"
+    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(TOP / "playbooks" / "nova.yml"), "--check", "--diff",
+                          "--limit", CONTROLLER, "--tags", "nova_controller_config",
+                          "-e", "nova_controller_neutron_enabled=true",
+                          "-e", f"secrets_file={state / 'secrets.yml'}",
+                          "-e", f"secrets_vault_password_file={state / 'vault-pass'}"],
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    values = secrets()
+    for name in ["neutron_pass", "metadata_secret", "nova_pass", "nova_dbpass", "rabbit_pass"]:
+        assert values[name] not in run.stdout, name
+    report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{"):])
+    tasks = {t["task"]["name"].split(" : ")[-1]: t["hosts"].get(CONTROLLER, {})
+             for play in report["plays"] for t in play["tasks"]}
+    conf = tasks["Configure nova (nova.conf)"]
+    assert conf["changed"]
+    diff = json.dumps(conf["diff"])
+    assert "username = neutron" in diff and "service_metadata_proxy = True" in diff
+    assert "metadata_proxy_shared_secret = ********" in diff
+    unmask = tasks["Unmask the nova services (masked before the first install)"]
+    assert any(r["item"] == "nova-api-metadata" and r["changed"] for r in unmask["results"])
+    # and nothing was written: the converged file still has no neutron user of ours
+    assert ini(CONTROLLER, "/etc/nova/nova.conf").get("neutron", {}).get("username") != "neutron"
+
+
 # ---- check mode ----------------------------------------------------------------------------------
 
 def test_check_mode_on_converged_nodes_changes_nothing():
