@@ -41,11 +41,15 @@ unit: venv
 sanity: venv
 	$(STAGE) sanity tools/sanity
 
+# No task of ours runs for 20 minutes: a task that hangs (a stalled download, a stuck service)
+# fails with its name instead of holding the stage until the test's own limit.
+TEST_TASK_TIMEOUT := ANSIBLE_TASK_TIMEOUT=1200
+
 integration: venv deps
-	$(STAGE) integration tools/pytest-stage tests/integration
+	$(TEST_TASK_TIMEOUT) $(STAGE) integration tools/pytest-stage tests/integration
 
 molecule: venv deps
-	$(STAGE) molecule tools/molecule-all
+	$(TEST_TASK_TIMEOUT) $(STAGE) molecule tools/molecule-all
 
 # The lab stays up between the integration and molecule stages (a warm `up` is a no-op) and is
 # taken down at the end whatever the result.
