@@ -193,7 +193,10 @@ def test_wrong_local_ip_is_refused_and_nothing_changes():
                           "-e", "secrets_vault_password_file=%s/.lab/molecule/neutron/vault-pass" % TOP],
                          capture_output=True, text=True, env=env, timeout=600, check=False)
     assert run.returncode != 0
-    assert "local_ip 10.0.100.99" in run.stdout and "is not an address of this node" in run.stdout, run.stdout[-3000:]
+    # molecule's ansible.cfg sends failures to stderr (display_failed_stderr); the yaml result
+    # format folds long messages over several lines
+    output = " ".join((run.stdout + run.stderr).split())
+    assert "local_ip 10.0.100.99" in output and "is not an address of this node" in output, run.stderr[-3000:]
     after = node(NETWORK).file("/etc/neutron/plugins/ml2/openvswitch_agent.ini").content_string
     assert after == before
 
