@@ -8,7 +8,8 @@ qrouter namespace of demo-router), ping of the router's gateway 192.168.182.200 
 node and from the host (the guide's connectivity check), GRE tunnel ports on br-tun between the
 network node and the compute nodes, the network node still reachable at its public IP after br-ex
 took it, and a wrong local_ip refused by the precheck with nothing changed. The second converge
-(changed=0) is molecule's idempotence step; check mode on the converged nodes is tested last.
+(changed=0) is molecule's idempotence step; check mode on the converged nodes (the whole
+converge.yml, nova included) is the last test of this file.
 """
 import json
 import os
@@ -189,8 +190,8 @@ def test_wrong_local_ip_is_refused_and_nothing_changes():
     run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(TOP / "playbooks" / "neutron.yml"),
                           "--limit", NETWORK, "--tags", "neutron_ovs_agent",
                           "-e", "tunnel_ip=10.0.100.99",
-                          "-e", "secrets_file=%s/.lab/molecule/neutron/secrets.yml" % TOP,
-                          "-e", "secrets_vault_password_file=%s/.lab/molecule/neutron/vault-pass" % TOP],
+                          "-e", "secrets_file=%s/.lab/molecule/nova_neutron/secrets.yml" % TOP,
+                          "-e", "secrets_vault_password_file=%s/.lab/molecule/nova_neutron/vault-pass" % TOP],
                          capture_output=True, text=True, env=env, timeout=600, check=False)
     assert run.returncode != 0
     # molecule's ansible.cfg sends failures to stderr (display_failed_stderr); the yaml result
