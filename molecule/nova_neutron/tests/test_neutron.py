@@ -14,16 +14,9 @@ converge.yml, nova included) is the last test of this file.
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
-import testinfra.utils.ansible_runner
-
-# The inventory directory: molecule's file alone has no lab groups (see molecule/keystone).
-INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
-SCENARIO = Path(__file__).resolve().parents[1]
-TOP = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", SCENARIO.parents[1]))
+from lab_testinfra import INVENTORY, RUNNER, TOP, assert_check_mode_changes_nothing, node, rc_json, var, wait_for
 
 KEYSTONE = RUNNER.get_hosts("keystone")[0]
 SERVER = RUNNER.get_hosts("neutron_server")[0]
@@ -33,29 +26,9 @@ OVS_HOSTS = sorted(RUNNER.get_hosts("neutron_ovs_agent"))
 ROUTER_GATEWAY = "192.168.182.200"  # the first address of the guide's floating pool
 
 
-def var(host, name):
-    return RUNNER.get_variables(host)[name]
-
-
-def node(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
 def admin_json(command):
     """An OpenStack client command with the guide's adminrc, on the keystone node."""
-    out = node(KEYSTONE).run(f"bash -c '. /root/adminrc && {command} -f json'")
-    assert out.rc == 0, out.stderr[-2000:]
-    return json.loads(out.stdout)
-
-
-def wait_for(check, seconds=120):
-    """Polls check() (returns (ok, detail)) until ok or the time is up: agents report every 30 s."""
-    deadline = time.monotonic() + seconds
-    while True:
-        ok, detail = check()
-        if ok or time.monotonic() > deadline:
-            return ok, detail
-        time.sleep(5)
+    return rc_json("/root/adminrc", command, KEYSTONE)
 
 
 def host_run(*argv):
@@ -205,11 +178,4 @@ def test_wrong_local_ip_is_refused_and_nothing_changes():
 # ---- check mode ----------------------------------------------------------------------------------
 
 def test_check_mode_on_converged_nodes_changes_nothing():
-    env = dict(os.environ, MOLECULE_PROJECT_DIRECTORY=str(TOP), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(SCENARIO / "converge.yml"), "--check"],
-                         capture_output=True, text=True, env=env, check=False)
-    assert run.returncode == 0, run.stdout[-3000:]
-    recap = [line for line in run.stdout.splitlines() if " : ok=" in line]
-    assert len(recap) == len(RUNNER.get_hosts("all")), run.stdout[-3000:]
-    for line in recap:
-        assert " changed=0 " in line and " failed=0 " in line, line
+    assert_check_mode_changes_nothing(Path(__file__).resolve().parents[1])

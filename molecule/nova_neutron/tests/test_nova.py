@@ -12,17 +12,13 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-import testinfra.utils.ansible_runner
 import yaml
 
-# The inventory directory (molecule links the lab's table script and group_vars next to its file).
-INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+from lab_testinfra import INVENTORY, RUNNER, ini, node, rc_json, rc_run, var, wait_for
 
 KEYSTONE = RUNNER.get_hosts("keystone")[0]
 GLANCE = RUNNER.get_hosts("glance")[0]
@@ -31,40 +27,6 @@ CONTROLLER = RUNNER.get_hosts("nova_controller")[0]
 COMPUTES = sorted(RUNNER.get_hosts("nova_compute"))
 # "another node" for the image upload: not the glance node
 UPLOADER = [h for h in COMPUTES if h != GLANCE][0]
-
-
-def var(host, name):
-    return RUNNER.get_variables(host)[name]
-
-
-def node(name):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
-
-
-def rc_run(rc_file, command, host=KEYSTONE):
-    """An OpenStack client command with an rc file sourced, as the guide does."""
-    return node(host).run(f"bash -c '. {rc_file} && {command}'")
-
-
-def rc_json(rc_file, command, host=KEYSTONE):
-    out = rc_run(rc_file, command + " -f json", host)
-    assert out.rc == 0, out.stderr[-2000:]
-    return json.loads(out.stdout)
-
-
-def ini(host, path):
-    """{section: {option: value}} of an oslo ini file (last value wins; enough for these checks)."""
-    sections, current = {}, None
-    for line in node(host).file(path).content_string.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            current = sections.setdefault(line[1:line.index("]")], {})
-        elif current is not None and "=" in line:
-            key, value = line.split("=", 1)
-            current[key.strip()] = value.strip()
-    return sections
 
 
 def playbook(play, timeout=600):
@@ -171,7 +133,7 @@ def test_image_is_in_the_file_store(uploaded):
 # ---- catalog ---------------------------------------------------------------------------------------
 
 def test_catalog_has_the_image_placement_and_compute_endpoints():
-    endpoints = rc_json("/root/adminrc", "openstack endpoint list")
+    endpoints = rc_json("/root/adminrc", "openstack endpoint list", KEYSTONE)
     got = {(e["Service Name"], e["Service Type"], e["Interface"], e["URL"]) for e in endpoints}
     ctl_pub, ctl_int = var(CONTROLLER, "public_ip"), var(CONTROLLER, "internal_ip")
     want = set()
@@ -218,7 +180,7 @@ print(json.dumps(out))
 
 def test_placement_lists_two_resource_providers():
     script = base64.b64encode(PLACEMENT_QUERY.encode()).decode()
-    out = rc_run("/root/adminrc", f"echo {script} | base64 -d | python3")
+    out = rc_run("/root/adminrc", f"echo {script} | base64 -d | python3", KEYSTONE)
     assert out.rc == 0, out.stderr[-2000:]
     providers = json.loads(out.stdout)
     assert sorted(providers) == COMPUTES, providers
@@ -311,32 +273,22 @@ def test_compute_node(compute):
     assert host.run("virsh -c qemu:///system version").rc == 0
 
 
-def _wait_for(check, seconds=90):
-    """Polls check() (which returns (ok, detail)) until ok or the time is up."""
-    deadline = time.monotonic() + seconds
-    while True:
-        ok, detail = check()
-        if ok or time.monotonic() > deadline:
-            return ok, detail
-        time.sleep(5)
-
-
 def test_compute_service_list_shows_every_service_up():
     def check():
-        services = rc_json("/root/adminrc", "openstack compute service list")
+        services = rc_json("/root/adminrc", "openstack compute service list", KEYSTONE)
         got = {(s["Binary"], s["Host"]): (s["Status"], s["State"]) for s in services}
         want = {("nova-scheduler", CONTROLLER), ("nova-conductor", CONTROLLER)}
         want |= {("nova-compute", c) for c in COMPUTES}
         return all(got.get(k) == ("enabled", "up") for k in want), got
-    ok, got = _wait_for(check)
+    ok, got = wait_for(check, 90)
     assert ok, got
 
 
 def test_hypervisor_list_shows_two_hypervisors():
     def check():
-        hypervisors = rc_json("/root/adminrc", "openstack hypervisor list")
+        hypervisors = rc_json("/root/adminrc", "openstack hypervisor list", KEYSTONE)
         return (sorted(h["Hypervisor Hostname"] for h in hypervisors) == COMPUTES
                 and all(h["State"] == "up" for h in hypervisors)), hypervisors
-    ok, hypervisors = _wait_for(check)
+    ok, hypervisors = wait_for(check, 90)
     assert ok, hypervisors
     assert {h["Hypervisor Type"] for h in hypervisors} == {"QEMU"}
