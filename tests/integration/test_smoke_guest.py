@@ -8,6 +8,7 @@ busybox-static from the configured Debian mirror), then the result boots under Q
     SMOKE ip=192.168.1.5/24
     SMOKE instance-id=<what the metadata server says>
     SMOKE public-key=<the first 40 characters of the served key>
+    SMOKE ping 192.168.1.2 ok rtt-ms=<min/avg/max>     (user data `ping 192.168.1.2`: QEMU's gateway)
 
 The metadata server is Python's http.server on 169.254.169.254:80. QEMU's guestfwd cannot take an
 address outside the guest network (it refuses `tcp:169.254.169.254:80`), so the guest reaches it
@@ -34,6 +35,7 @@ TOP = Path(__file__).resolve().parents[2]
 BUILDER = TOP / "roles" / "smoke" / "files" / "build-smoke-guest.sh"
 QEMU = shutil.which("qemu-system-x86_64")
 INSTANCE_ID = "i-0000c0de"
+PEER = "192.168.1.2"  # QEMU's user-network gateway: answers ping
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNtb2tlLXRlc3Qta2V5LWZvci1jbG91ZGxhYg smoke@cloudlab\n"
 BOOT_DEADLINE = 240  # seconds from QEMU's start to the last SMOKE line; measured ~7-10 s under TCG
 LIFETIME = BOOT_DEADLINE + 60  # `timeout` for QEMU and the server, should this test itself die
@@ -101,6 +103,7 @@ def test_guest_boots_and_reads_metadata(guest, tmp_path):
     (meta / "public-keys" / "0").mkdir(parents=True)
     (meta / "instance-id").write_text(INSTANCE_ID)
     (meta / "public-keys" / "0" / "openssh-key").write_text(PUBLIC_KEY)
+    (meta.parent / "user-data").write_text(f"#smoke\nping {PEER}\n")
     console = tmp_path / "console.log"
     unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
     cmd = [*unshare, "sh", "-c", NETNS_BOOT, "netns-boot", str(images), str(tmp_path / "meta"), str(console),
@@ -113,9 +116,11 @@ def test_guest_boots_and_reads_metadata(guest, tmp_path):
         boot_to_ip = time.monotonic() - started
         iid = wait_for(console, proc, r"^SMOKE instance-id=(\S+)", deadline)
         key = wait_for(console, proc, r"^SMOKE public-key=(.*?)\r?$", deadline)
+        rtt = wait_for(console, proc, rf"^SMOKE ping {re.escape(PEER)} ok rtt-ms=([0-9.]+)/([0-9.]+)/([0-9.]+)", deadline)
         assert ip.group(1) == "192.168.1.5/24"
         assert iid.group(1) == INSTANCE_ID
         assert key.group(1) == PUBLIC_KEY[:40]
+        assert float(rtt.group(1)) <= float(rtt.group(2)) <= float(rtt.group(3))
         assert proc.poll() is None, "QEMU stopped: PID 1 of the guest must never exit"
         print(f"smoke guest: boot to ip {boot_to_ip:.1f} s under TCG (128 MB)")
     finally:

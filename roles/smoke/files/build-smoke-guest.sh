@@ -18,6 +18,7 @@
 #   SMOKE net gateway=... mtu=... dns=... uptime=...
 #   SMOKE instance-id=i-00000001                   (GET 169.254.169.254/latest/meta-data/...)
 #   SMOKE public-key=<first 40 characters of public-keys/0/openssh-key>
+#   SMOKE ping 192.168.1.7 ok rtt-ms=0.9/1.2/1.8    (per user-data line `ping ADDRESS`: min/avg/max)
 #   SMOKE alive uptime=... ip=...                   (every 60 s, for ever: PID 1 never exits)
 # and a line `SMOKE error=...` instead when a step gives up (each wait is bounded). The kernel
 # answers ping once the address is up.
@@ -194,6 +195,18 @@ if [ -s /run/smoke-ip ]; then
     else
       say "error=no public key at $meta/public-keys/0/openssh-key"
     fi
+    # User data lines `ping ADDRESS`: another instance to reach (the smoke test's tunnel check).
+    # Retried until the first reply (the peer's flows may still be settling), then measured.
+    userdata=$(fetch "${meta%/meta-data}/user-data" 1 || true)
+    for peer in $(printf '%s\n' "$userdata" | sed -n 's/^ping \([0-9.]*\)$/\1/p'); do
+      n=0
+      until ping -c 1 -W 2 "$peer" >/dev/null 2>&1 || [ "$n" -ge 60 ]; do n=$((n + 1)); done
+      if rtt=$(ping -c 5 -W 2 "$peer" 2>/dev/null | sed -n 's|.*min/avg/max = \([0-9./]*\) ms.*|\1|p') && [ -n "$rtt" ]; then
+        say "ping $peer ok rtt-ms=$rtt"
+      else
+        say "error=ping $peer failed"
+      fi
+    done
   else
     say "error=metadata unreachable: $meta/instance-id (30 tries)"
   fi
