@@ -1,0 +1,50 @@
+#!/bin/bash
+# Removes every object of the smoke test's server check from the project of RCFILE, found by its
+# name prefix (floating IPs by their description), so that a run killed half-way is cleaned up by
+# the next one as well as by its own `always`:
+#
+#   smoke-cleanup.sh RCFILE PREFIX [RULE_ID...]
+#
+# RULE_IDs are security group rules the run itself created (the ones that already existed stay).
+# Prints one line per removed object; nothing when there was nothing to remove.
+set -uo pipefail
+rc_file=${1:?usage: smoke-cleanup.sh RCFILE PREFIX [RULE_ID...]}
+prefix=${2:?usage: smoke-cleanup.sh RCFILE PREFIX [RULE_ID...]}
+shift 2
+# shellcheck disable=SC1090 # the guide's rc file, given by the caller
+. "$rc_file"
+status=0
+
+# The ids of KIND objects named PREFIX-* (or exactly PREFIX), from `openstack KIND list`.
+ids_named() {
+  openstack "$@" -f value -c ID -c Name | awk -v p="$prefix" '$2 == p || index($2, p "-") == 1 { print $1 }'
+}
+
+remove() {  # KIND... -- IDS
+  local kind=() id
+  while [ "$1" != -- ]; do kind+=("$1"); shift; done
+  shift
+  for id in "$@"; do
+    if openstack "${kind[@]}" delete "$id" >/dev/null; then
+      echo "removed ${kind[*]} $id"
+    else
+      status=1
+    fi
+  done
+}
+
+mapfile -t servers < <(ids_named server list)
+for id in "${servers[@]}"; do
+  if openstack server delete --wait "$id"; then echo "removed server $id"; else status=1; fi
+done
+mapfile -t fips < <(openstack floating ip list --long -f value -c ID -c Description | awk -v p="$prefix" '$2 == p { print $1 }')
+remove floating ip -- "${fips[@]}"
+mapfile -t ports < <(ids_named port list)
+remove port -- "${ports[@]}"
+mapfile -t groups < <(ids_named server group list)
+remove server group -- "${groups[@]}"
+if openstack keypair show "$prefix" >/dev/null 2>&1; then remove keypair -- "$prefix"; fi
+mapfile -t images < <(ids_named image list)
+remove image -- "${images[@]}"
+remove security group rule -- "$@"
+exit "$status"
