@@ -1,22 +1,31 @@
 """What the scenarios' testinfra tests share (each tests/conftest.py puts molecule/shared on the
-import path): the lab inventory molecule hands them, nodes by name and their variables, OpenStack
-client calls with the guide's rc files, oslo ini files read back, bounded polling, and the check
-mode run of a scenario's converge.yml.
+import path): the lab inventory molecule hands them, nodes by name and their variables, the
+scenario's secrets, OpenStack client calls with the guide's rc files, oslo ini files read back,
+bounded polling, ansible-playbook runs as molecule makes them, and the check mode run of a
+scenario's converge.yml.
 """
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import testinfra
 import testinfra.utils.ansible_runner
+import yaml
 
 # The inventory directory: molecule's own file alone has no lab groups; molecule links the lab's
 # table script and group_vars next to it.
 INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 TOP = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[2]))
+# Where a scenario's converge.yml keeps its secrets and vault password (.lab/ is ignored by git).
+STATE = TOP / ".lab" / "molecule" / os.environ["MOLECULE_SCENARIO_NAME"]
+SECRETS_FILE = STATE / "secrets.yml"
+VAULT_PASS = STATE / "vault-pass"
+# For a playbook of playbooks/ run by a test: the scenario's secrets, as converge.yml sets them.
+SECRETS_ARGS = ["-e", f"secrets_file={SECRETS_FILE}", "-e", f"secrets_vault_password_file={VAULT_PASS}"]
 
 
 def var(host, name):
@@ -29,6 +38,13 @@ def node(name):
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
+def secrets():
+    """The scenario's secrets, decrypted with ansible-vault (never put on a command line)."""
+    out = subprocess.run(["ansible-vault", "view", str(SECRETS_FILE), "--vault-password-file", str(VAULT_PASS)],
+                         check=True, capture_output=True, text=True).stdout
+    return yaml.safe_load(out)
+
+
 def rc_run(rc_file, command, host):
     """An OpenStack client command with an rc file sourced on `host`, as the guide does."""
     return node(host).run(f"bash -c '. {rc_file} && {command}'")
@@ -39,6 +55,11 @@ def rc_json(rc_file, command, host):
     out = rc_run(rc_file, command + " -f json", host)
     assert out.rc == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
+
+
+def admin_json(command):
+    """rc_json with the guide's adminrc on the keystone node."""
+    return rc_json("/root/adminrc", command, RUNNER.get_hosts("keystone")[0])
 
 
 def ini(host, path):
@@ -67,15 +88,53 @@ def wait_for(check, seconds=120, interval=5):
         time.sleep(interval)
 
 
-def assert_check_mode_changes_nothing(scenario_dir):
-    """`ansible-playbook --check` of the scenario's converge.yml on the converged nodes: every host
-    in the recap with changed=0 and failed=0."""
-    # molecule forces colour; the recap is parsed as text
+def ansible_playbook(playbook, *args, inventories=(), json_report=False, timeout=3600):
+    """ansible-playbook on molecule's inventory (plus `inventories`, later ones win for a host's
+    variables) with molecule's ansible.cfg from the environment; returns the CompletedProcess.
+    json_report: the ansible.posix.json callback (read it with report())."""
+    # molecule forces colour; recaps and messages are parsed as text
     env = dict(os.environ, MOLECULE_PROJECT_DIRECTORY=str(TOP), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(Path(scenario_dir) / "converge.yml"), "--check"],
-                         capture_output=True, text=True, env=env, check=False)
+    if json_report:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    sources = [arg for inventory in [INVENTORY, *inventories] for arg in ("-i", str(inventory))]
+    return subprocess.run(["ansible-playbook", *sources, str(playbook), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+def report(run):
+    """The json callback's report of an ansible_playbook(..., json_report=True) run (profile_tasks
+    may print around it)."""
+    try:
+        return json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{"):])[0]
+    except ValueError as error:
+        raise AssertionError(f"no json report (rc {run.returncode}): {run.stdout[-3000:]} {run.stderr[-2000:]}") from error
+
+
+def run_play(play, timeout=600):
+    """A play list (Python data) run with the json callback; fails the test on a non-zero exit;
+    returns the report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "play.yml"
+        path.write_text(yaml.safe_dump(play))
+        run = ansible_playbook(path, json_report=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    return report(run)
+
+
+def task_results(result, name):
+    """[(host, result)] of the tasks called `name` in a json report (the callback prefixes a
+    role's tasks with the role's name)."""
+    return [(host, outcome) for play in result["plays"] for task in play["tasks"]
+            if task["task"]["name"].split(" : ")[-1] == name for host, outcome in task["hosts"].items()]
+
+
+def assert_check_mode_changes_nothing(scenario_dir, *args):
+    """`ansible-playbook --check` of the scenario's converge.yml on the converged nodes: every host
+    in the recap with changed=0 and failed=0. Returns the run's output (stdout + stderr)."""
+    run = ansible_playbook(Path(scenario_dir) / "converge.yml", "--check", *args)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     recap = [line for line in run.stdout.splitlines() if " : ok=" in line]
     assert len(recap) == len(RUNNER.get_hosts("all")), run.stdout[-3000:]
     for line in recap:
         assert " changed=0 " in line and " failed=0 " in line, line
+    return run.stdout + run.stderr

@@ -33,9 +33,17 @@ remove() {  # KIND... -- IDS
   done
 }
 
+# Not `server delete --wait`: its polling reuses one HTTP connection, which nova-api under Debian's
+# uWSGI resets between polls ("Connection aborted"); each poll here is a new client.
 mapfile -t servers < <(ids_named server list)
+remove server -- "${servers[@]}"
 for id in "${servers[@]}"; do
-  if openstack server delete --wait "$id"; then echo "removed server $id"; else status=1; fi
+  for _ in $(seq 1 60); do
+    openstack server show "$id" >/dev/null 2>&1 || continue 2
+    sleep 2
+  done
+  echo "server $id still exists after 120 s" >&2
+  status=1
 done
 mapfile -t fips < <(openstack floating ip list --long -f value -c ID -c Description | awk -v p="$prefix" '$2 == p { print $1 }')
 remove floating ip -- "${fips[@]}"

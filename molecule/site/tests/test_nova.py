@@ -1,4 +1,4 @@
-"""Proves playbooks/glance.yml and playbooks/nova.yml (issue 9) on lab nodes.
+"""Proves playbooks/glance.yml and playbooks/nova.yml (issue 9) on the whole table.
 
 The guide's checks run as the guide runs them, with its rc files: an image is uploaded with
 demorc from another node than glance's (a compute node, which has the OpenStack client and
@@ -9,16 +9,11 @@ ansible-playbook (slurp + copy, no_log) and sourced on the node.
 """
 import base64
 import json
-import os
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
-import yaml
 
-from lab_testinfra import INVENTORY, RUNNER, ini, node, rc_json, rc_run, var, wait_for
+from lab_testinfra import RUNNER, admin_json, ini, node, rc_run, run_play, task_results, var, wait_for
 
 KEYSTONE = RUNNER.get_hosts("keystone")[0]
 GLANCE = RUNNER.get_hosts("glance")[0]
@@ -27,27 +22,6 @@ CONTROLLER = RUNNER.get_hosts("nova_controller")[0]
 COMPUTES = sorted(RUNNER.get_hosts("nova_compute"))
 # "another node" for the image upload: not the glance node
 UPLOADER = [h for h in COMPUTES if h != GLANCE][0]
-
-
-def playbook(play, timeout=600):
-    """Runs a play list with the json callback; returns the parsed report."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "play.yml"
-        path.write_text(yaml.safe_dump(play))
-        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_FORCE_COLOR="0")
-        run = subprocess.run(["ansible-playbook", "-i", INVENTORY, str(path)],
-                             capture_output=True, text=True, env=env, timeout=timeout)
-        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-        report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{"):])
-    return report
-
-
-def task_result(report, play_index, task_name, host):
-    for task in report["plays"][play_index]["tasks"]:
-        if task["task"]["name"].endswith(task_name):
-            return task["hosts"][host]
-    raise AssertionError(f"no task {task_name!r} in the report")
 
 
 # ---- glance: the guide's "验证Glance Service", with a qcow2 built on the spot -------------------
@@ -85,8 +59,7 @@ def uploaded():
                 "size": "{{ local.stat.size }}", "md5": "{{ local.stat.checksum }}"}}},
         ]},
     ]
-    report = playbook(play)
-    result = task_result(report, 1, "Report", UPLOADER)["msg"]
+    result = dict(task_results(run_play(play), "Report"))[UPLOADER]["msg"]
     result["name"] = name
     yield result
     rc_run("/root/demorc", f"openstack image delete {result['show']['id']}", UPLOADER)
@@ -133,7 +106,7 @@ def test_image_is_in_the_file_store(uploaded):
 # ---- catalog ---------------------------------------------------------------------------------------
 
 def test_catalog_has_the_image_placement_and_compute_endpoints():
-    endpoints = rc_json("/root/adminrc", "openstack endpoint list", KEYSTONE)
+    endpoints = admin_json("openstack endpoint list")
     got = {(e["Service Name"], e["Service Type"], e["Interface"], e["URL"]) for e in endpoints}
     ctl_pub, ctl_int = var(CONTROLLER, "public_ip"), var(CONTROLLER, "internal_ip")
     want = set()
@@ -275,7 +248,7 @@ def test_compute_node(compute):
 
 def test_compute_service_list_shows_every_service_up():
     def check():
-        services = rc_json("/root/adminrc", "openstack compute service list", KEYSTONE)
+        services = admin_json("openstack compute service list")
         got = {(s["Binary"], s["Host"]): (s["Status"], s["State"]) for s in services}
         want = {("nova-scheduler", CONTROLLER), ("nova-conductor", CONTROLLER)}
         want |= {("nova-compute", c) for c in COMPUTES}
@@ -286,7 +259,7 @@ def test_compute_service_list_shows_every_service_up():
 
 def test_hypervisor_list_shows_two_hypervisors():
     def check():
-        hypervisors = rc_json("/root/adminrc", "openstack hypervisor list", KEYSTONE)
+        hypervisors = admin_json("openstack hypervisor list")
         return (sorted(h["Hypervisor Hostname"] for h in hypervisors) == COMPUTES
                 and all(h["State"] == "up" for h in hypervisors)), hypervisors
     ok, hypervisors = wait_for(check, 90)

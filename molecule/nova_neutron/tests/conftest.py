@@ -1,5 +1,0 @@
-"""The scenario's tests import molecule/shared/lab_testinfra.py."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
