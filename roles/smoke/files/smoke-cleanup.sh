@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Removes every object of the smoke test's server check from the project of RCFILE, found by its
 # name prefix (floating IPs by their description), so that a run killed half-way is cleaned up by
 # the next one as well as by its own `always`:
