@@ -77,6 +77,14 @@ def ini(host, path):
     return sections
 
 
+def service_conf(host, path, group):
+    """ini(host, path) of a service's config file, after checking it is root:GROUP 0640 (it holds
+    the service's passwords)."""
+    conf = node(host).file(path)
+    assert (conf.user, conf.group, conf.mode) == ("root", group, 0o640), path
+    return ini(host, path)
+
+
 def wait_for(check, seconds=120, interval=5):
     """Polls check(), which returns (ok, detail), until ok or the time is up; returns the last
     (ok, detail). Agents and services report on their own period: no blind sleep."""

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from lab_testinfra import RUNNER, admin_json, ini, node, rc_run, run_play, task_results, var, wait_for
+from lab_testinfra import RUNNER, admin_json, ini, node, rc_run, run_play, service_conf, task_results, var, wait_for
 
 KEYSTONE = RUNNER.get_hosts("keystone")[0]
 GLANCE = RUNNER.get_hosts("glance")[0]
@@ -74,10 +74,7 @@ def test_glance_api_runs_on_9292():
 
 
 def test_glance_api_conf():
-    host = node(GLANCE)
-    conf = host.file("/etc/glance/glance-api.conf")
-    assert (conf.user, conf.group, conf.mode) == ("root", "glance", 0o640)
-    cfg = ini(GLANCE, "/etc/glance/glance-api.conf")
+    cfg = service_conf(GLANCE, "/etc/glance/glance-api.conf", "glance")
     infra_ip = var(RUNNER.get_hosts("mariadb")[0], "internal_ip")
     assert cfg["database"]["connection"].endswith(f"@{infra_ip}/glance?charset=utf8mb4")
     assert cfg["glance_store"]["filesystem_store_datadir"] == "/var/lib/glance/images/"
@@ -184,10 +181,7 @@ def test_controller_ports_and_unused_services():
 
 
 def test_controller_nova_conf():
-    host = node(CONTROLLER)
-    conf = host.file("/etc/nova/nova.conf")
-    assert (conf.user, conf.group, conf.mode) == ("root", "nova", 0o640)
-    cfg = ini(CONTROLLER, "/etc/nova/nova.conf")
+    cfg = service_conf(CONTROLLER, "/etc/nova/nova.conf", "nova")
     infra_ip = var(RUNNER.get_hosts("mariadb")[0], "internal_ip")
     my_ip = var(CONTROLLER, "internal_ip")
     assert cfg["DEFAULT"]["my_ip"] == my_ip
