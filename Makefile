@@ -52,10 +52,14 @@ molecule: venv deps
 	$(TEST_TASK_TIMEOUT) $(STAGE) molecule tools/molecule-all
 
 # The lab stays up between the integration and molecule stages (a warm `up` is a no-op) and is
-# taken down at the end whatever the result.
+# taken down at the end whatever the result. The whole output also goes to .cache/test.log; on a
+# failure its digest (failed tasks, tests, stages) is printed last, where CI's short tail keeps it.
 test: venv deps
-	$(STAGE) total $(MAKE) --no-print-directory lint unit sanity integration molecule; \
-	rc=$$?; tools/lab down >/dev/null 2>&1 || echo "make test: lab down failed" >&2; exit $$rc
+	@mkdir -p .cache
+	set -o pipefail; $(STAGE) total $(MAKE) --no-print-directory lint unit sanity integration molecule 2>&1 \
+	  | tee .cache/test.log; \
+	rc=$$?; tools/lab down >/dev/null 2>&1 || echo "make test: lab down failed" >&2; \
+	[ $$rc -eq 0 ] || tools/failure-digest .cache/test.log; exit $$rc
 
 lab-up: venv
 	tools/lab up
