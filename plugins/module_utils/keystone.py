@@ -405,8 +405,9 @@ def normalize_identity(params, domain_names=None):
 
     domain_names maps the domain names (or ids) written in the task to keystone's names, so
     `default` and `Default` are one domain; unmapped names are kept as written.
-    Returns dict(projects=[...], roles=[...], users=[...], assignments=[...]) where each project /
-    user carries `ref`, and assignments are (role, actor ref, scope ref, state) tuples."""
+    Returns dict(domains=[...], projects=[...], roles=[...], users=[...], assignments=[...])
+    where each project / user carries `ref`, and assignments are (role, actor ref, scope ref,
+    state) tuples; each domain carries its canonical `name` and what the task wrote as `given`."""
     names = domain_names or {}
     default = params.get('domain') or 'Default'
 
@@ -415,7 +416,11 @@ def normalize_identity(params, domain_names=None):
         return names.get(name, name)
 
     default_update = params.get('update_password') or 'on_create'
-    want = dict(projects=[], roles=[], users=[], assignments=[])
+    want = dict(domains=[], projects=[], roles=[], users=[], assignments=[])
+    for d in params.get('domains') or []:
+        item = dict(d, given=d['name'], name=domain_of(d['name']))
+        item['state'] = d.get('state') or 'present'
+        want['domains'].append(item)
     for p in params.get('projects') or []:
         item = dict(p)
         item['ref'] = project_ref(p['name'], domain_of(p.get('domain')))
@@ -448,6 +453,8 @@ def normalize_identity(params, domain_names=None):
 def referenced(want):
     """Every object the want dict names: dict(domains, projects, users, groups, roles)."""
     out = dict(domains=set(), projects=set(), users=set(), groups=set(), roles=set())
+    for d in want.get('domains', []):
+        out['domains'].add(d['name'])
     for p in want['projects']:
         out['projects'].add(p['ref'])
     for u in want['users']:
@@ -529,17 +536,18 @@ def _user_changes(want, have, have_projects):
 
 
 def plan_identity(want, have):
-    """Actions for projects, roles, users and role assignments.
+    """Actions for domains, projects, roles, users and role assignments.
 
-    have: dict(projects={ref: obj}, roles={name: obj}, users={ref: obj}, groups={ref: obj},
-               assignments=set((role name, actor ref, scope ref)),
+    have: dict(domains={name: obj}, projects={ref: obj}, roles={name: obj}, users={ref: obj},
+               groups={ref: obj}, assignments=set((role name, actor ref, scope ref)),
                password_ok={user ref: True | False | None})
     password_ok says whether a token request with the wanted password succeeded (None: not
-    checked). Order: roles, projects, users, grants, revokes, then deletions of users, projects
-    and roles, so every action finds what it needs.
+    checked). Order: domains, roles, projects, users, grants, revokes, then deletions of users,
+    projects, roles and domains, so every action finds what it needs.
     """
     check_references(want, have)
     create_roles, projects, users, grants, revokes, deletes = [], [], [], [], [], []
+    domains, delete_domains = _plan_domains(want, have)
 
     for r in want['roles']:
         exists = r['name'] in have['roles']
@@ -611,12 +619,42 @@ def plan_identity(want, have):
             action['action'] = 'revoke'
             revokes.append(action)
 
-    return create_roles + projects + users + grants + revokes + deletes
+    return domains + create_roles + projects + users + grants + revokes + deletes + delete_domains
+
+
+def _plan_domains(want, have):
+    """Domains first (what is created in them needs their id), their deletion last (keystone
+    deletes a domain with everything in it, and only a disabled one)."""
+    creates, deletes = [], []
+    for d in want.get('domains', []):
+        current = have.get('domains', {}).get(d['name'])
+        if d['state'] == 'absent':
+            if current is not None:
+                deletes.append(dict(action='delete_domain', domain=d['name']))
+            continue
+        if current is None:
+            fields = dict(name=d['name'], enabled=d.get('enabled') is not False)
+            if d.get('description') is not None:
+                fields['description'] = d['description']
+            creates.append(dict(action='create_domain', domain=d['name'], fields=fields))
+            continue
+        changes = {}
+        for key in ('description', 'enabled'):
+            if d.get(key) is not None and current.get(key) != d[key]:
+                changes[key] = [current.get(key), d[key]]
+        if changes:
+            creates.append(dict(action='update_domain', domain=d['name'], changes=changes))
+    return creates, deletes
 
 
 def identity_view(want, have):
     """The part of keystone the task is about, as the diff's `before`."""
-    view = dict(projects={}, roles=[], users={}, assignments=[])
+    view = dict(domains={}, projects={}, roles=[], users={}, assignments=[])
+    for d in want.get('domains', []):
+        current = have.get('domains', {}).get(d['name'])
+        if current is not None:
+            view['domains'][d['name']] = dict(description=current.get('description'),
+                                              enabled=current.get('enabled'))
     for p in want['projects']:
         current = have['projects'].get(p['ref'])
         if current is not None:
@@ -647,13 +685,22 @@ def _assignment_line(key):
 
 def apply_identity_actions(view, actions):
     """The diff's `after`: `view` with the actions applied (passwords show as changed only)."""
-    after = dict(projects=dict((k, dict(v)) for k, v in view['projects'].items()),
+    after = dict(domains=dict((k, dict(v)) for k, v in view.get('domains', {}).items()),
+                 projects=dict((k, dict(v)) for k, v in view['projects'].items()),
                  roles=list(view['roles']),
                  users=dict((k, dict(v)) for k, v in view['users'].items()),
                  assignments=list(view['assignments']))
     for a in actions:
         kind = a['action']
-        if kind == 'create_role':
+        if kind == 'create_domain':
+            after['domains'][a['domain']] = dict(description=a['fields'].get('description'),
+                                                 enabled=a['fields']['enabled'])
+        elif kind == 'update_domain':
+            for key, (dummy, new) in a['changes'].items():
+                after['domains'][a['domain']][key] = new
+        elif kind == 'delete_domain':
+            after['domains'].pop(a['domain'], None)
+        elif kind == 'create_role':
             after['roles'].append(a['role'])
         elif kind == 'delete_role':
             after['roles'] = [r for r in after['roles'] if r != a['role']]

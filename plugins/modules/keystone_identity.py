@@ -9,13 +9,13 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: keystone_identity
-short_description: Keystone projects, users, roles and role assignments in one task
+short_description: Keystone domains, projects, users, roles and role assignments in one task
 description:
   - Manages the identities an install guide creates with C(tenant-create), C(user-create),
     C(role-create) and C(user-role-add), against keystone v3, so that "service user glance with
     role admin in project service" is one task.
-  - Objects are found by name within their domain. Domains must exist (the module does not create
-    domains or groups).
+  - Objects are found by name within their domain. A domain must exist or be listed under
+    O(domains) (heat's stack domain is one); groups must exist (the module does not create groups).
   - With O(update_password=always) the module tells whether a user's password differs by
     requesting a token as that user, once; only when that fails does it set the password. A
     re-run with the same password therefore reports no change, and a wrong password is tried
@@ -48,6 +48,30 @@ options:
     type: str
     choices: [on_create, always]
     default: on_create
+  domains:
+    description:
+      - Domains, created or updated before anything else of the task, so its projects, users and
+        domain-scoped grants may be in them. Deleting a domain (C(state=absent)) disables it first,
+        as keystone requires, and deletes everything in it.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Domain name.
+        type: str
+        required: true
+      description:
+        description: Description. Left as it is when not given.
+        type: str
+      enabled:
+        description: Whether the domain is enabled. New domains are enabled unless C(false).
+        type: bool
+      state:
+        description: Whether the domain should exist.
+        type: str
+        choices: [present, absent]
+        default: present
   projects:
     description: Projects.
     type: list
@@ -218,6 +242,19 @@ EXAMPLES = r'''
         roles:
           - {role: member, project: demo}
 
+- name: Heat's stack domain and its admin (admin on the domain, not on a project)
+  cloudlab.openstack.keystone_identity:
+    auth: "{{ keystone_admin_auth }}"
+    domains:
+      - {name: heat, description: Stack projects and users}
+    users:
+      - name: heat_domain_admin
+        domain: heat
+        password: "{{ heat_domain_admin_password }}"
+        update_password: always
+        roles:
+          - {role: admin, domain: heat}
+
 - name: Revoke a role from a group on a domain
   cloudlab.openstack.keystone_identity:
     cloud: lab
@@ -229,8 +266,9 @@ RETURN = r'''
 actions:
   description:
     - What was done (or would be done in check mode), in order. Each item has C(action)
-      (create_role, create_project, update_project, create_user, update_user, set_password,
-      grant, revoke, delete_user, delete_role, delete_project) and the objects it acts on as
+      (create_domain, update_domain, create_role, create_project, update_project, create_user,
+      update_user, set_password, grant, revoke, delete_user, delete_role, delete_project,
+      delete_domain) and the objects it acts on as
       C(name@domain) labels; updates carry C(changes), a dict of field name to C([old, new]).
   returned: always
   type: list
@@ -240,11 +278,12 @@ actions:
        password: true}
     - {action: grant, role: admin, user: glance@Default, project: service@Default}
 ids:
-  description: Ids of the task's projects, users and roles (null for objects created in check mode).
+  description: Ids of the task's domains, projects, users and roles (null for objects created in
+    check mode).
   returned: always
   type: dict
-  sample: {projects: {service@Default: 5e1f...}, users: {glance@Default: 0c3a...},
-           roles: {admin: 9fe2...}}
+  sample: {domains: {heat: 3b0c...}, projects: {service@Default: 5e1f...},
+           users: {glance@Default: 0c3a...}, roles: {admin: 9fe2...}}
 api_calls:
   description: HTTP requests made to keystone, the token requests included.
   returned: always
@@ -268,6 +307,9 @@ def argument_spec():
     return keystone_argument_spec(
         domain=dict(type='str', default='Default'),
         update_password=dict(type='str', default='on_create', choices=['on_create', 'always']),
+        domains=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='str', required=True), description=dict(type='str'),
+            enabled=dict(type='bool'), state=STATE)),
         projects=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='str', required=True), domain=dict(type='str'),
             description=dict(type='str'), enabled=dict(type='bool'), state=STATE)),
@@ -293,13 +335,24 @@ class Identity(object):
     def __init__(self, module, client):
         self.module = module
         self.client = client
-        self.domain_ids = {}     # canonical domain name -> id
+        self.domain_ids = {}     # canonical domain name -> id (None: created by this task)
+        self.have_domains = {}   # the task's own domains as keystone has them: name -> object
         self.ids = dict(projects={}, users={}, groups={}, roles={})
 
-    def resolve_domains(self, names):
+    def read_domains(self, params):
+        """The domains listed under `domains`, one request each."""
+        for d in params.get('domains') or []:
+            found = self.client.get_list('/domains', 'domains', name=d['name'])
+            if found:
+                self.have_domains[found[0]['name']] = found[0]
+
+    def resolve_domains(self, names, params):
         """Domain name (or id) as written -> keystone's name; the admin token already tells the
-        ids of its own user's and project's domains, which saves a request for `Default`."""
-        known = {}
+        ids of its own user's and project's domains, which saves a request for `Default`.
+        A missing domain the task creates resolves to its own name, with no id yet."""
+        creates = set(d['name'] for d in params.get('domains') or []
+                      if (d.get('state') or 'present') == 'present')
+        known = dict((name, (name, obj['id'])) for name, obj in self.have_domains.items())
         ref = self.client.token_info
         for name, did in ((ref.user_domain_name, ref.user_domain_id),
                           (ref.project_domain_name, ref.project_domain_id)):
@@ -314,10 +367,12 @@ class Identity(object):
                     one = self.client.request('GET', '/domains/%s' % quote(name, safe=''),
                                               missing_ok=True, doing='looking up domain %s' % name)
                     found = [one['domain']] if one else []
-                if not found:
-                    raise KeystoneError("domain %s does not exist (this module does not create "
-                                        "domains)" % name)
-                known[name] = (found[0]['name'], found[0]['id'])
+                if found:
+                    known[name] = (found[0]['name'], found[0]['id'])
+                elif name in creates:
+                    known[name] = (name, None)
+                else:
+                    raise KeystoneError("domain %s does not exist; add it under domains" % name)
             canonical[name] = known[name][0]
             self.domain_ids[known[name][0]] = known[name][1]
         return canonical
@@ -327,11 +382,13 @@ class Identity(object):
         roles, one per actor's assignments, one token request per password to verify."""
         c = self.client
         names = referenced(want)
-        have = dict(projects={}, users={}, groups={}, roles={}, assignments=set(),
-                    password_ok={})
+        have = dict(domains=dict(self.have_domains), projects={}, users={}, groups={}, roles={},
+                    assignments=set(), password_ok={})
         for kind, path in (('projects', '/projects'), ('users', '/users'),
                            ('groups', '/groups')):
             for ref in sorted(names[kind]):
+                if self.domain_ids[ref[1]] is None:
+                    continue  # in a domain this task creates: nothing there yet
                 found = c.get_list(path, kind, name=ref[2], domain_id=self.domain_ids[ref[1]])
                 if found:
                     have[kind][ref] = found[0]
@@ -351,7 +408,8 @@ class Identity(object):
             for ref, obj in have[kind].items():
                 ids[ref] = obj['id']
         for name, did in self.domain_ids.items():
-            ids[('domain', None, name)] = did
+            if did is not None:
+                ids[('domain', None, name)] = did
         by_id = dict((i, ref) for ref, i in ids.items())
         roles = dict((r['id'], name) for name, r in have['roles'].items())
         for query in assignment_queries(want['assignments'], ids):
@@ -383,7 +441,21 @@ class Identity(object):
         passwords = dict((u['ref'], u.get('password')) for u in want['users'])
         for a in actions:
             kind = a['action']
-            if kind == 'create_role':
+            if kind == 'create_domain':
+                domain = c.request('POST', '/domains', {'domain': a['fields']},
+                                   doing='creating domain %s' % a['domain'])['domain']
+                self.domain_ids[a['domain']] = domain['id']
+            elif kind == 'update_domain':
+                body = dict((k, new) for k, (dummy, new) in a['changes'].items())
+                c.request('PATCH', '/domains/%s' % self.domain_ids[a['domain']],
+                          {'domain': body}, doing='updating domain %s' % a['domain'])
+            elif kind == 'delete_domain':
+                path = '/domains/%s' % self.domain_ids.pop(a['domain'])
+                c.request('PATCH', path, {'domain': {'enabled': False}},
+                          doing='disabling domain %s before deleting it' % a['domain'])
+                c.request('DELETE', path, missing_ok=True,
+                          doing='deleting domain %s' % a['domain'])
+            elif kind == 'create_role':
                 role = c.request('POST', '/roles', {'role': {'name': a['role']}},
                                  doing='creating role %s' % a['role'])['role']
                 self.ids['roles'][a['role']] = role['id']
@@ -443,7 +515,10 @@ class Identity(object):
 
     def public_ids(self, want):
         """Ids of the task's own objects, labelled; null for those not (yet) created."""
-        out = dict(projects={}, users={}, roles={})
+        out = dict(domains={}, projects={}, users={}, roles={})
+        for d in want['domains']:
+            if d['state'] == 'present':
+                out['domains'][d['name']] = self.domain_ids.get(d['name'])
         for p in want['projects']:
             if p['state'] == 'present':
                 out['projects'][ref_label(p['ref'])] = self.ids['projects'].get(p['ref'])
@@ -466,8 +541,9 @@ def main():
     client = KeystoneClient(module)
     identity = Identity(module, client)
     try:
+        identity.read_domains(module.params)
         want = normalize_identity(
-            module.params, identity.resolve_domains(referenced(want)['domains']))
+            module.params, identity.resolve_domains(referenced(want)['domains'], module.params))
         have = identity.read(want)
         actions = plan_identity(want, have)
     except KeystoneError as exc:

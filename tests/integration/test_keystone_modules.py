@@ -14,7 +14,8 @@ The tests share the keystone and run in file order:
   non-admin user fail with messages that say what to fix.
   keystone_identity: check mode predicts project + user + grant, the real run does them → re-run
   unchanged → update_password=always: same password unchanged, new password set (and it works)
-  → on_create ignores a different password → absent.
+  → on_create ignores a different password → absent; heat's stack domain with its admin (check
+  mode predicts, created, the admin gets a domain-scoped token, re-run unchanged, domain deleted).
 No password may appear in any output.
 """
 import json
@@ -354,3 +355,31 @@ def report_calls(memo):
 
 pytestmark = pytest.mark.skipif(not os.access(TOP / "tools" / "lab", os.X_OK),
                                 reason="no lab tooling")
+
+
+# --- keystone_identity: a domain of its own (heat's stack domain) -------------------------------
+
+def heat_domain(password, state="present"):
+    if state == "absent":
+        return {"domains": [{"name": "heat", "state": "absent"}]}
+    return {"domains": [{"name": "heat", "description": "Stack projects and users"}],
+            "users": [{"name": "heat_domain_admin", "domain": "heat", "password": password,
+                       "update_password": "always", "roles": [{"role": "admin", "domain": "heat"}]}]}
+
+
+def test_domain_check_mode_predicts_then_creates_with_its_admin(keystone):
+    password = keystone.secret()
+    predicted = keystone.identity(check=True, diff=True, **heat_domain(password))
+    assert [a["action"] for a in predicted["actions"]] == ["create_domain", "create_user", "grant"]
+    assert predicted["ids"]["domains"] == {"heat": None}
+    result = keystone.identity(**heat_domain(password))
+    assert result["actions"] == predicted["actions"]
+    login = {"name": "heat_domain_admin", "domain": "heat", "password": password,
+             "scope_domain": "heat"}
+    assert keystone.observe(login=login)["login"] == 201
+    assert keystone.identity(**heat_domain(password))["changed"] is False
+    assert keystone.identity(check=True, **heat_domain(password))["changed"] is False
+    removed = keystone.identity(**heat_domain(password, state="absent"))
+    assert [a["action"] for a in removed["actions"]] == ["delete_domain"]
+    assert "heat" not in [d["name"] for d in keystone.observe(["domains"])["domains"]]
+    assert keystone.observe(login=login)["login"] == 401

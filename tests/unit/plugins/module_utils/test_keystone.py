@@ -433,3 +433,58 @@ IDS = {P_SERVICE: 'p1', D: 'default', ('user', 'Default', 'nova'): 'u2', U_GLANC
 ])
 def test_assignment_queries(assignments, expected):
     assert assignment_queries(assignments, IDS) == expected
+
+
+# --- domains (heat's stack domain) --------------------------------------------------------------
+
+HEAT_DOMAIN = dict(
+    domains=[dict(name='heat', description='Stack projects and users', enabled=None,
+                  state='present')],
+    users=[dict(name='heat_domain_admin', password='s3cret', domain='heat',
+                update_password='always', roles=[dict(role='admin', domain='heat')])])
+D_HEAT = ('domain', None, 'heat')
+U_HEAT_ADMIN = ('user', 'heat', 'heat_domain_admin')
+
+
+def test_plan_identity_domain_comes_first_and_its_user_is_granted_on_it():
+    want = normalize_identity(HEAT_DOMAIN)
+    assert referenced(want)['domains'] == {'heat'}
+    actions = plan_identity(want, empty_have(roles={'admin': dict(id='r1', name='admin')}))
+    assert [a['action'] for a in actions] == ['create_domain', 'create_user', 'grant']
+    assert actions[0]['fields'] == dict(name='heat', enabled=True,
+                                        description='Stack projects and users')
+    assert (actions[2]['user'], actions[2]['domain']) == ('heat_domain_admin@heat', 'heat')
+
+
+def test_plan_identity_domain_converged_and_updated():
+    heat = dict(id='d1', name='heat', description='Stack projects and users', enabled=True)
+    have = empty_have(domains={'heat': heat}, users={U_HEAT_ADMIN: dict(id='u1', enabled=True)},
+                      roles={'admin': dict(id='r1')}, password_ok={U_HEAT_ADMIN: True},
+                      assignments={('admin', U_HEAT_ADMIN, D_HEAT)})
+    want = normalize_identity(HEAT_DOMAIN)
+    assert plan_identity(want, have) == []
+    have['domains']['heat'] = dict(heat, description='old', enabled=False)
+    want['domains'][0]['enabled'] = True
+    actions = plan_identity(want, have)
+    assert actions == [dict(action='update_domain', domain='heat', changes=dict(
+        description=['old', 'Stack projects and users'], enabled=[False, True]))]
+
+
+def test_plan_identity_domain_absent_goes_last():
+    want = normalize_identity(dict(
+        domains=[dict(name='heat', state='absent')],
+        users=[dict(name='heat_domain_admin', domain='heat', state='absent')]))
+    have = empty_have(domains={'heat': dict(id='d1', name='heat', enabled=True)},
+                      users={U_HEAT_ADMIN: dict(id='u1')})
+    assert [a['action'] for a in plan_identity(want, have)] == ['delete_user', 'delete_domain']
+
+
+def test_identity_diff_views_of_a_domain():
+    want = normalize_identity(HEAT_DOMAIN)
+    before = identity_view(want, empty_have(roles={'admin': dict(id='r1')}))
+    assert before['domains'] == {}
+    after = apply_identity_actions(before, plan_identity(
+        want, empty_have(roles={'admin': dict(id='r1')})))
+    assert after['domains'] == {'heat': dict(description='Stack projects and users',
+                                             enabled=True)}
+    assert after['assignments'] == ['user heat_domain_admin@heat has admin on domain heat']

@@ -110,3 +110,37 @@ def test_execute_password_and_revoke():
         ("DELETE", "/projects/p1/users/u1/roles/r1", None),
     ]
     assert USER_SECRET not in repr(keystone.public_actions(actions))
+
+
+def test_execute_creates_the_domain_before_its_user_and_grant():
+    want = keystone.normalize_identity(dict(
+        domains=[dict(name="heat", description="Stack projects and users")],
+        users=[dict(name="heat_domain_admin", domain="heat", password=USER_SECRET,
+                    roles=[dict(role="admin", domain="heat")])]))
+    have = dict(domains={}, projects={}, users={}, groups={}, roles={"admin": {"id": "r1"}},
+                assignments=set(), password_ok={})
+    identity = keystone_identity.Identity(FakeModule(), Recorder())
+    identity.domain_ids = {"heat": None}  # resolve_domains: a domain this task creates
+    identity.ids["roles"] = {"admin": "r1"}
+    identity.execute(want, keystone.plan_identity(want, have))
+    assert identity.client.requests == [
+        ("POST", "/domains", {"domain": {"name": "heat", "enabled": True,
+                                         "description": "Stack projects and users"}}),
+        ("POST", "/users", {"user": {"name": "heat_domain_admin", "enabled": True,
+                                     "domain_id": "new-domain", "password": USER_SECRET}}),
+        ("PUT", "/domains/new-domain/users/new-user/roles/r1", None),
+    ]
+    assert identity.public_ids(want)["domains"] == {"heat": "new-domain"}
+
+
+def test_execute_disables_a_domain_before_deleting_it():
+    want = keystone.normalize_identity(dict(domains=[dict(name="heat", state="absent")]))
+    have = dict(domains={"heat": {"id": "d1", "enabled": True}}, projects={}, users={},
+                groups={}, roles={}, assignments=set(), password_ok={})
+    identity = keystone_identity.Identity(FakeModule(), Recorder())
+    identity.domain_ids = {"heat": "d1"}
+    identity.execute(want, keystone.plan_identity(want, have))
+    assert identity.client.requests == [
+        ("PATCH", "/domains/d1", {"domain": {"enabled": False}}),
+        ("DELETE", "/domains/d1", None),
+    ]
