@@ -19,6 +19,11 @@ seconds() { local name=$1 s; shift; s=$(date +%s.%N)
 tally() { awk '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ {
             for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] += kv[2] } }
           END { printf "tasks run %d, changed %d, failed %d, unreachable %d", t["ok"] + t["failed"], t["changed"], t["failed"], t["unreachable"] }' "$1"; }
+# slowest FILE N: the N slowest tasks of a run (the profile_tasks summary ansible.cfg enables)
+slowest() { awk '/^=+ *$/ { s = 1; next } s && / -+ [0-9.]+s$/ { sub(/ -+ /, "  "); print "  " $0 }' "$1" | head -"$2"; }
+# the most tasks any one host ran (the critical path: one host's tasks run one after another)
+busiest() { awk '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ { split($3, kv, "=");
+            if (kv[2] > n) { n = kv[2]; h = $1 } } END { printf "%s ran %d tasks", h, n }' "$1"; }
 # peak memory of every lab container since it started (cgroup v2 memory.peak, v1 max_usage)
 peak() { local root=/sys/fs/cgroup total=0 v cg id
          [ -d $root/memory ] && root=$root/memory
@@ -29,11 +34,15 @@ peak() { local root=/sys/fs/cgroup total=0 v cg id
          done
          echo $((total / 1024 / 1024)); }
 
+# A fresh SSH ControlPath directory: a master left from an earlier run hangs on a rebuilt node.
+export ANSIBLE_SSH_CONTROL_PATH_DIR="$log/cp"
 if [ "${1:-}" = fresh ]; then tools/lab down >/dev/null; fi
 nodes=$(ansible -i inventory/lab all --list-hosts | tail -n +2 | wc -l)
 printf 'lab up (%s nodes): %s s\n' "$nodes" "$(seconds up tools/lab up)"
 printf 'first site.yml run: %s s (%s)\n' "$(seconds first ansible-playbook -i inventory/lab site.yml)" "$(tally "$log/first")"
 printf 'idempotent re-run: %s s (%s)\n' "$(seconds again ansible-playbook -i inventory/lab site.yml)" "$(tally "$log/again")"
+printf '%s; its slowest tasks:\n' "$(busiest "$log/again")"
+slowest "$log/again" 8
 printf 'check-mode run: %s s (%s)\n' "$(seconds check ansible-playbook -i inventory/lab site.yml --check)" "$(tally "$log/check")"
 printf 'peak memory of the lab (sum over nodes): %s MiB\n' "$(peak)"
 echo "logs: $log"
