@@ -33,6 +33,15 @@ remove() {  # KIND... -- IDS
   done
 }
 
+# The guide's heat stack first (tasks/server_stack.yml): heat deletes its server. Only where the
+# orchestration client is installed (it is when the cloud has heat).
+if openstack stack list >/dev/null 2>&1; then
+  mapfile -t stacks < <(openstack stack list -f value -c ID -c 'Stack Name' | awk -v p="$prefix" 'index($2, p "-") == 1 { print $1 }')
+  for id in "${stacks[@]}"; do
+    if openstack stack delete --yes --wait "$id" >/dev/null; then echo "removed stack $id"; else status=1; fi
+  done
+fi
+
 # Not `server delete --wait`: its polling reuses one HTTP connection, which nova-api under Debian's
 # uWSGI resets between polls ("Connection aborted"); each poll here is a new client.
 mapfile -t servers < <(ids_named server list)
