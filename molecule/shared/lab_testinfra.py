@@ -6,6 +6,7 @@ scenario's converge.yml.
 """
 import json
 import os
+import shlex
 import subprocess
 import tempfile
 import time
@@ -47,7 +48,8 @@ def secrets():
 
 def rc_run(rc_file, command, host):
     """An OpenStack client command with an rc file sourced on `host`, as the guide does."""
-    return node(host).run(f"bash -c '. {rc_file} && {command}'")
+    # quoted whole: a command may carry its own quotes (-c 'Stack Name')
+    return node(host).run("bash -c " + shlex.quote(f". {rc_file} && {command}"))
 
 
 def rc_json(rc_file, command, host):

@@ -80,6 +80,7 @@ def test_demo_stack_reaches_create_complete():
         assert created.rc == 0, created.stderr[-2000:]
         assert created.stdout.split()[-1] == "CREATE_COMPLETE"
         listed = rc_run("/root/demorc", "openstack stack list -f value -c 'Stack Name'", CLIENT)
+        assert listed.rc == 0, listed.stderr[-2000:]
         assert name in listed.stdout.split()
         value = rc_run("/root/demorc", f"openstack stack output show {name} v -f value -c output_value", CLIENT)
         assert len(value.stdout.strip()) == 8
