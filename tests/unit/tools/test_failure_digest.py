@@ -42,3 +42,19 @@ def test_digest_of_a_clean_log_names_nothing(tmp_path):
     out = digest(tmp_path, "=== stage lint: rc=0 in 60s\nPLAY RECAP\n")
     assert "stages failed: none" in out
     assert "task:" not in out and "crash:" not in out
+
+
+SNAPSHOT_LOG = """\
+=== stage molecule-site: rc=2 in 2757s
+snapshot osceph1 | age | 2400 /usr/bin/dpkg --status-fd 9 --configure procps:amd64
+snapshot osceph1 | age | 12 /usr/bin/python3
+snapshot osceph1 | job | 123 procps.service start running
+snapshot oskeystone | age | 5 /usr/lib/apt/methods/http
+"""
+
+
+def test_digest_keeps_the_snapshots_old_processes_and_jobs_only(tmp_path):
+    out = digest(tmp_path, SNAPSHOT_LOG)
+    assert "stuck: osceph1: 2400s /usr/bin/dpkg --status-fd 9 --configure procps:amd64" in out
+    assert "stuck: osceph1: job 123 procps.service start running" in out
+    assert "12 /usr/bin/python3" not in out and "oskeystone" not in out
