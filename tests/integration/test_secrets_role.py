@@ -17,6 +17,7 @@ import yaml
 
 TOP = Path(__file__).resolve().parents[2]
 PLAY = TOP / "tests" / "integration" / "targets" / "secrets" / "load.yml"
+PLAY_PER_PLAY = PLAY.with_name("load_per_play.yml")
 NAMES = yaml.safe_load((TOP / "roles" / "secrets" / "defaults" / "main.yml").read_text())["secrets_names"]
 HOSTS = ["node1", "node2", "node3"]
 
@@ -30,10 +31,10 @@ def deployment(tmp_path):
             "password": tmp_path / "home" / ".cloudlab" / "vault-pass", "report": tmp_path / "report.json"}
 
 
-def run(deployment, *args):
+def run(deployment, *args, play=PLAY):
     env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{TOP / '.venv' / 'bin'}:{os.environ['PATH']}")
-    cmd = ["ansible-playbook", "-vv", "-i", str(deployment["inventory"]), str(PLAY),
+    cmd = ["ansible-playbook", "-vv", "-i", str(deployment["inventory"]), str(play),
            "-e", f"secrets_vault_password_file={deployment['password']}", "-e", f"report={deployment['report']}",
            *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=TOP)
@@ -77,6 +78,20 @@ def test_first_run_creates_then_second_run_reuses(deployment):
     proc, recap = run(deployment)
     assert proc.returncode == 0 and recap == (0, 0), proc.stdout[-3000:]
     assert deployment["secrets"].read_bytes() == before
+    assert json.loads(deployment["report"].read_text()) == {h: want for h in HOSTS}
+    assert_no_secret_in(proc.stdout + proc.stderr, values)
+
+
+def test_later_plays_load_only_the_hosts_that_lack_the_secrets(deployment):
+    """site.yml loads the secrets in each service's playbook: the file is read once per host set
+    that lacks them, not once per play, and every host ends with the same values."""
+    proc, recap = run(deployment, play=PLAY_PER_PLAY)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # play 1 for node1, play 2 for node2 and node3, play 3 for nobody
+    assert proc.stdout.count("TASK [cloudlab.openstack.secrets : Check the secret names]") == 2
+    assert proc.stdout.count("included: ") == 2, proc.stdout[-3000:]
+    values = decrypt(deployment)
+    want = [hashlib.sha256(values[n].encode()).hexdigest() for n in ("admin_pass", "rabbit_pass")]
     assert json.loads(deployment["report"].read_text()) == {h: want for h in HOSTS}
     assert_no_secret_in(proc.stdout + proc.stderr, values)
 
