@@ -50,6 +50,8 @@ snapshot osceph1 | age | 2400 /usr/bin/dpkg --status-fd 9 --configure procps:amd
 snapshot osceph1 | age | 12 /usr/bin/python3
 snapshot osceph1 | job | 123 procps.service start running
 snapshot oskeystone | age | 5 /usr/lib/apt/methods/http
+snapshot osceph1 | net | ESTAB 0 0 10.0.100.17:40122 10.0.100.1:3142 users:(("http",pid=77,fd=3))
+snapshot host | cache | Mon Dec 1 10:00:00 2026|Error: Connection timeout
 """
 
 
@@ -58,3 +60,9 @@ def test_digest_keeps_the_snapshots_old_processes_and_jobs_only(tmp_path):
     assert "stuck: osceph1: 2400s /usr/bin/dpkg --status-fd 9 --configure procps:amd64" in out
     assert "stuck: osceph1: job 123 procps.service start running" in out
     assert "12 /usr/bin/python3" not in out and "oskeystone" not in out
+
+
+def test_digest_keeps_the_connections_and_cache_errors_of_the_snapshot(tmp_path):
+    out = digest(tmp_path, SNAPSHOT_LOG)
+    assert 'stuck: osceph1: net ESTAB 0 0 10.0.100.17:40122 10.0.100.1:3142 users:(("http",pid=77,fd=3))' in out
+    assert "stuck: host: cache Mon Dec 1 10:00:00 2026|Error: Connection timeout" in out
