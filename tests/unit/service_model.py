@@ -1,0 +1,259 @@
+"""What playbooks/site.yml would write and register on each host, computed without a lab (issue 20).
+
+A Model holds, for one inventory (INVENTORIES: the lab's, and an all-in-one host), what each task of
+site.yml does on each host the play's pattern matches, rendered with Ansible's own variables for that
+task on that host and nothing run:
+
+- the files a task writes (openstack_config, template, copy, ini_file, lineinfile) and, for
+  openstack_config, the settings map it writes (Model.writes, in run order);
+- the database users a task creates and their passwords (mysql_user: Model.database_users);
+- the include_role calls that hand a list of {name, password} to another role (the service users
+  for keystone_register, the databases for the mariadb role), with their `vars:` as written and
+  rendered (Model.includes).
+
+What only a run knows is faked: facts, the secrets (vault_<name> of the secrets role is
+'secret-<name>'), registered results (a `when` or a loop that needs one is taken as true, or as one
+placeholder item, and noted in Model.notes).
+
+The models are built by service_model_ansible.py in a process of its own (load_models); the rest
+of this module reads them, and the roles' sources (secret_readers), without Ansible.
+Point CLOUDLAB_ROOT at another checkout to model it instead of the one holding this file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = Path(os.environ.get("CLOUDLAB_ROOT") or HERE.parents[1]).resolve()
+SITE = ROOT / "playbooks" / "site.yml"
+INVENTORIES = {
+    "lab": ROOT / "inventory" / "lab" / "hosts.yml",
+    # One host in every group of the lab's table: every service on one node.
+    "aio": HERE / "fixtures" / "inventory_aio" / "hosts.yml",
+}
+
+# Modules that write a file on the node, and the argument naming that file (then its aliases).
+FILE_WRITERS = {
+    "cloudlab.openstack.openstack_config": ("path",),
+    "ansible.builtin.template": ("dest",),
+    "ansible.builtin.copy": ("dest",),
+    "community.general.ini_file": ("path", "dest"),
+    "ansible.builtin.lineinfile": ("path", "dest", "destfile", "name"),
+    "ansible.builtin.blockinfile": ("path", "dest", "destfile", "name"),
+}
+# The database user a task creates, with its password (community.mysql.mysql_user's name, password).
+DATABASE_USER_MODULE = "community.mysql.mysql_user"
+# The service users a role registers: the `vars:` of its include_role of keystone_register.
+KEYSTONE_REGISTER_USERS = "keystone_register_users"
+# The databases a role has the mariadb role create (include_role tasks_from database.yml).
+MARIADB_DATABASES = "mariadb_databases"
+# The lists of {name, password} a role hands to another role: rendered in Include.vars.
+HANDOVER_LISTS = {KEYSTONE_REGISTER_USERS, MARIADB_DATABASES}
+INCLUDE_VARS = "ansible.builtin.include_vars"
+RECORDED_MODULES = {INCLUDE_VARS, DATABASE_USER_MODULE, *FILE_WRITERS}
+
+
+def secret_names(root: Path = ROOT) -> list[str]:
+    """The secrets role's names: each becomes the variable vault_<name>."""
+    defaults = yaml.safe_load((root / "roles" / "secrets" / "defaults" / "main.yml").read_text())
+    return list(dict.fromkeys(defaults["secrets_names"] + (defaults.get("secrets_extra_names") or [])))
+
+
+def fake_secrets() -> dict[str, str]:
+    """A distinct, recognisable value per secret, as the secrets role's set_fact would load them."""
+    return {f"vault_{name}": f"secret-{name}" for name in secret_names()}
+
+
+# ---- the model ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Write:
+    """One task writing one file for one host of a play."""
+    play: int          # position of the play in site.yml
+    play_name: str
+    host: str          # the host the task runs for
+    target: str        # the host the file is on (delegate_to, else host)
+    path: str
+    role: str
+    task: str
+    module: str
+    settings: Any = None   # openstack_config: the rendered settings map (None: not rendered)
+
+    @property
+    def writer(self) -> str:
+        return f"{self.role}: {self.task}"
+
+
+@dataclass(frozen=True)
+class DatabaseUser:
+    """A database user a task creates (mysql_user), with the password it sets."""
+    play: int
+    play_name: str
+    host: str
+    role: str          # the role of the play that runs the task (the mariadb role's for its own list)
+    name: str
+    password: Any
+
+
+@dataclass(frozen=True)
+class Include:
+    """An include_role that hands a HANDOVER_LISTS list to another role."""
+    play: int
+    host: str
+    role: str          # the including role ('' for a play's own tasks)
+    included: str      # short name of the included role
+    tasks_from: str
+    raw_vars: dict     # its `vars:` as written
+    vars: dict         # its HANDOVER_LISTS, rendered for host
+
+
+@dataclass
+class Model:
+    """What site.yml does on one inventory, with `extra_vars` as `-e`."""
+    inventory_name: str
+    extra_vars: dict
+    plays: list[tuple[str, list[str]]] = field(default_factory=list)   # (name, hosts) in run order
+    writes: list[Write] = field(default_factory=list)
+    database_users: list[DatabaseUser] = field(default_factory=list)
+    includes: list[Include] = field(default_factory=list)
+    notes: set[str] = field(default_factory=set)   # what could not be rendered without a run
+
+    @classmethod
+    def from_json(cls, data: dict) -> Model:
+        return cls(inventory_name=data["inventory_name"], extra_vars=data["extra_vars"],
+                   plays=[tuple(play) for play in data["plays"]],
+                   writes=[Write(**write) for write in data["writes"]],
+                   database_users=[DatabaseUser(**user) for user in data["database_users"]],
+                   includes=[Include(**include) for include in data["includes"]],
+                   notes=set(data["notes"]))
+
+
+@dataclass(frozen=True)
+class Models:
+    """Every model the tests read, built in one run of service_model_ansible.py."""
+    handover_variables: dict   # {handover list: the variables roles name as its items' password}
+    overrides: dict            # `-e` value of each of those variables: override-<variable>
+    as_is: dict                # {inventory: Model}
+    overridden: dict           # {inventory: Model with `overrides` as extra vars}
+
+
+@cache
+def load_models() -> Models:
+    """Builds the models in a process of its own: Ansible's collection loader and configuration
+    are process-wide, and this pytest process has imported ansible_collections already."""
+    environment = dict(os.environ, CLOUDLAB_ROOT=str(ROOT), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+                       ANSIBLE_CACHE_PLUGIN="memory", PYTHONDONTWRITEBYTECODE="1")
+    with tempfile.TemporaryDirectory(prefix="cloudlab-service-model-") as scratch:
+        output = Path(scratch) / "models.json"
+        run = subprocess.run([sys.executable, str(HERE / "service_model_ansible.py"), str(output)],
+                             env=environment, cwd=scratch, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise RuntimeError(f"service_model_ansible.py failed ({run.returncode}):\n{run.stderr[-6000:]}")
+        data = json.loads(output.read_text())
+    models = {name: Model.from_json(model) for name, model in data["models"].items()}
+    return Models(handover_variables=data["handover_variables"], overrides=data["overrides"],
+                  as_is={name: models[f"{name} as is"] for name in INVENTORIES},
+                  overridden={name: models[f"{name} overridden"] for name in INVENTORIES})
+
+
+# ---- reading the model ----------------------------------------------------------------------------------
+
+_SIMPLE_VARIABLE = re.compile(r"^\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
+
+
+def variable_of(expression: Any) -> str | None:
+    """'glance_database_password' for "{{ glance_database_password }}", None for anything else."""
+    match = _SIMPLE_VARIABLE.match(expression) if isinstance(expression, str) else None
+    return match.group(1) if match else None
+
+
+def password_handovers(model: Model, list_var: str) -> Iterator[tuple[Include, dict, dict]]:
+    """The {name, password} items roles hand over in `list_var` (KEYSTONE_REGISTER_USERS,
+    MARIADB_DATABASES) of their include_role `vars:`: (include, raw item, item rendered for its host)."""
+    for include in model.includes:
+        raw_items = include.raw_vars.get(list_var)
+        rendered_items = include.vars.get(list_var) or []
+        if isinstance(raw_items, list):
+            for raw, rendered in zip(raw_items, rendered_items):
+                if isinstance(raw, dict) and "password" in raw:
+                    yield include, raw, rendered
+
+
+def merge_settings(maps: list[dict]) -> dict:
+    """openstack_config applied in order: a value sets the option, null removes it."""
+    result: dict = {}
+    for settings in maps:
+        for section, options in (settings or {}).items():
+            current = result.setdefault(section, {})
+            for option, value in (options or {}).items():
+                if value is None:
+                    current.pop(option, None)
+                else:
+                    current[option] = value
+    return result
+
+
+# ---- secrets read directly ------------------------------------------------------------------------------
+
+def _task_list_readers(tasks, pattern, label) -> Iterator[str]:
+    for task in tasks or []:
+        if not isinstance(task, dict):
+            continue
+        own = {key: value for key, value in task.items() if key not in ("block", "rescue", "always")}
+        if pattern.search(json.dumps(own, default=str)):
+            yield f"{label}: {task.get('name', '(unnamed task)')}"
+        for part in ("block", "rescue", "always"):
+            yield from _task_list_readers(task.get(part), pattern, label)
+
+
+@cache
+def _sources(root: Path) -> tuple:
+    """(relative path, kind, parsed YAML or template text) of every role and playbook file that can
+    read a variable: defaults, vars, tasks, handlers, templates, playbooks."""
+    found = []
+    for path in sorted((root / "roles").glob("*/*/*")) + sorted((root / "playbooks").glob("*.yml")):
+        kind = "playbooks" if path.parent == root / "playbooks" else path.parent.name
+        if not path.is_file() or kind not in ("defaults", "vars", "tasks", "handlers", "templates", "playbooks"):
+            continue
+        if kind == "templates":   # Jinja comments do not read anything
+            content = re.sub(r"\{#.*?#\}", "", path.read_text(errors="replace"), flags=re.DOTALL)
+        else:                     # YAML comments are dropped by parsing
+            content = yaml.safe_load(path.read_text())
+        found.append((path.relative_to(root).as_posix(), kind, content))
+    return tuple(found)
+
+
+def secret_readers(name: str, root: Path = ROOT) -> list[str]:
+    """Every place of the roles and playbooks that reads vault_<name> by that name: one entry per
+    variable of defaults and vars ('roles/x/defaults/main.yml: x_password'), per task of tasks,
+    handlers and playbooks, per template file."""
+    pattern = re.compile(rf"\bvault_{re.escape(name)}\b")
+    readers: list[str] = []
+    for relative, kind, content in _sources(root):
+        if kind == "templates":
+            readers += [relative] if pattern.search(content) else []
+        elif kind in ("defaults", "vars") and isinstance(content, dict):
+            readers += [f"{relative}: {key}" for key, value in content.items()
+                        if pattern.search(json.dumps(value, default=str))]
+        elif kind == "playbooks":
+            for play in content or []:
+                sections = ("pre_tasks", "tasks", "post_tasks", "handlers")
+                if pattern.search(json.dumps({k: v for k, v in play.items() if k not in sections}, default=str)):
+                    readers.append(f"{relative}: {play.get('name', '(unnamed play)')}")
+                for section in sections:
+                    readers += _task_list_readers(play.get(section), pattern, relative)
+        elif isinstance(content, list):
+            readers += _task_list_readers(content, pattern, relative)
+    return readers
