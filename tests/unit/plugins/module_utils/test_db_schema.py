@@ -1,0 +1,258 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""db_schema's decisions, as pure functions: the verdict per database, heat's newest migrate script,
+URL masking, the result on a node without the service, and read_databases() driven by fake loaders
+(the real loaders import nova, cinder, ...: they are proven on a lab node, not here).
+
+Revisions and listings are the real ones of Zed (nova 26, heat 19)."""
+import pytest
+
+from ansible_collections.cloudlab.openstack.plugins.module_utils import db_schema
+
+# nova Zed: the api database's head; the main database's head, initial revision and all its revisions.
+NOVA_API_HEAD = 'b30f573d3377'
+NOVA_MAIN_HEAD = 'ccb0fa1a2252'
+NOVA_MAIN_INIT = '8f2f1571d55b'
+NOVA_MAIN_KNOWN = {NOVA_MAIN_INIT, '16f1fbcab42b', NOVA_MAIN_HEAD}
+
+# heat Zed: heat/db/sqlalchemy/migrate_repo/versions/ as installed (with Python's cache directory).
+HEAT_VERSIONS = ['073_newton.py', '074_placeholder.py', '075_placeholder.py', '076_placeholder.py',
+                 '077_placeholder.py', '078_placeholder.py', '079_resource_properties_data.py',
+                 '080_resource_attrs_data.py', '081_placeholder.py', '082_placeholder.py',
+                 '083_placeholder.py', '084_placeholder.py', '085_placeholder.py',
+                 '086_drop_watch_rule_watch_data_tables.py', '__init__.py', '__pycache__']
+
+HEAT_MIGRATE_CFG = """[db_settings]
+# Used to identify which repository this database is versioned under.
+repository_id=heat
+version_table=migrate_version
+required_dbs=[]
+use_timestamp_numbering=False
+"""
+
+PASSWORD = 'Sup3r-Secr3t'
+URL = 'mysql+pymysql://nova:%s@10.0.100.149/nova_api' % PASSWORD
+
+
+# ------------------------------------------------------------------------------ compare
+
+@pytest.mark.parametrize('current, head, known, behind, ahead', [
+    pytest.param(None, NOVA_MAIN_HEAD, NOVA_MAIN_KNOWN, True, False, id='empty database'),
+    pytest.param(None, 86, None, True, False, id='empty heat database'),
+    pytest.param(NOVA_MAIN_HEAD, NOVA_MAIN_HEAD, NOVA_MAIN_KNOWN, False, False, id='at head'),
+    pytest.param(NOVA_MAIN_INIT, NOVA_MAIN_HEAD, NOVA_MAIN_KNOWN, True, False, id='older, shipped'),
+    pytest.param('0123abcdef99', NOVA_MAIN_HEAD, NOVA_MAIN_KNOWN, False, True, id='unknown revision: newer'),
+    pytest.param('0123abcdef99', NOVA_MAIN_HEAD, None, True, False, id='no revision list: any difference'),
+    pytest.param(86, 86, None, False, False, id='heat at head'),
+    pytest.param(72, 86, None, True, False, id='heat stamped, empty'),
+    pytest.param(80, 86, None, True, False, id='heat older'),
+    pytest.param(87, 86, None, False, True, id='heat newer'),
+])
+def test_compare(current, head, known, behind, ahead):
+    assert db_schema.compare(current, head, known) == dict(current=current, head=head, behind=behind, ahead=ahead)
+
+
+# ------------------------------------------------------------------- heat's migrate repository
+
+@pytest.mark.parametrize('names, head', [
+    pytest.param(HEAT_VERSIONS, 86, id='heat zed'),
+    pytest.param(reversed(HEAT_VERSIONS), 86, id='any order'),
+    pytest.param(['073_newton.pyc', '074_placeholder.pyc', '__init__.pyc'], 74, id='sourceless'),
+    pytest.param(['073_newton.py', '100_next.py', '099_last.py'], 100, id='numbers, not names'),
+    pytest.param(['073_newton.py', '999_notes.txt', '1000.py', 'README'], 73, id='only NNN_*.py'),
+])
+def test_migrate_head(names, head):
+    assert db_schema.migrate_head(names) == head
+
+
+@pytest.mark.parametrize('names', [[], ['__init__.py', '__pycache__'], ['README']])
+def test_migrate_head_without_scripts(names):
+    with pytest.raises(ValueError, match='no NNN_'):
+        db_schema.migrate_head(names)
+
+
+@pytest.mark.parametrize('text, settings', [
+    pytest.param(HEAT_MIGRATE_CFG, ('heat', 'migrate_version'), id='heat zed'),
+    pytest.param('[db_settings]\nrepository_id = keystone\n', ('keystone', 'migrate_version'),
+                 id='default table'),
+    pytest.param('[db_settings]\nrepository_id=x\nversion_table=my_version\n', ('x', 'my_version'),
+                 id='own table'),
+])
+def test_migrate_settings(text, settings):
+    assert db_schema.migrate_settings(text) == settings
+
+
+# ------------------------------------------------------------------------- URLs and secrets
+
+@pytest.mark.parametrize('url, described, secrets', [
+    pytest.param(URL, 'mysql+pymysql://nova@10.0.100.149/nova_api', {URL, PASSWORD}, id='pymysql'),
+    pytest.param('mysql+pymysql://nova:p%40ss%2Fw@db:3306/nova?charset=utf8',
+                 'mysql+pymysql://nova@db:3306/nova',
+                 {'mysql+pymysql://nova:p%40ss%2Fw@db:3306/nova?charset=utf8', 'p%40ss%2Fw', 'p@ss/w'},
+                 id='encoded password, port, query'),
+    pytest.param('mysql://aodh:pa@ss:w@10.0.100.149/aodh', 'mysql://aodh@10.0.100.149/aodh',
+                 {'mysql://aodh:pa@ss:w@10.0.100.149/aodh', 'pa@ss:w'}, id='raw @ and : in password'),
+    pytest.param('mysql+pymysql://heat@db/heat', 'mysql+pymysql://heat@db/heat',
+                 {'mysql+pymysql://heat@db/heat'}, id='no password'),
+    pytest.param('sqlite:////var/lib/cinder/cinder.sqlite', 'sqlite:////var/lib/cinder/cinder.sqlite',
+                 {'sqlite:////var/lib/cinder/cinder.sqlite'}, id='sqlite path'),
+    pytest.param('not a url', '(a value that is not a database URL)', {'not a url'}, id='not a URL'),
+    pytest.param(None, '(a value that is not a database URL)', set(), id='unset'),
+])
+def test_describe_url_and_secrets(url, described, secrets):
+    assert db_schema.describe_url(url) == described
+    assert db_schema.url_secrets(url) == secrets
+    if url and PASSWORD in url:
+        assert PASSWORD not in described
+
+
+# ----------------------------------------------------------------- installed or not, results
+
+def test_default_config_file():
+    assert [db_schema.default_config_file(s) for s in db_schema.SERVICES] == [
+        '/etc/aodh/aodh.conf', '/etc/cinder/cinder.conf', '/etc/heat/heat.conf', '/etc/nova/nova.conf',
+        '/etc/placement/placement.conf']
+
+
+def test_services_have_loaders_and_databases():
+    assert db_schema.SERVICES == ('aodh', 'cinder', 'heat', 'nova', 'placement')
+    assert sorted(db_schema.LOADERS) == sorted(db_schema.DATABASES) == list(db_schema.SERVICES)
+
+
+def _raise(exc):
+    def find_spec(name):
+        raise exc
+    return find_spec
+
+
+@pytest.mark.parametrize('find_spec, installed', [
+    pytest.param(lambda name: object(), True, id='found'),
+    pytest.param(lambda name: None, False, id='not found'),
+    pytest.param(_raise(ImportError('broken')), False, id='import error'),
+    pytest.param(_raise(ValueError('no spec')), False, id='half-imported'),
+])
+def test_is_installed(find_spec, installed):
+    assert db_schema.is_installed('nova', find_spec=find_spec) is installed
+
+
+def test_is_installed_does_not_import():
+    """The real check on this machine, which has no nova: False, and nova is not imported."""
+    assert db_schema.is_installed('nova') is False
+
+
+@pytest.mark.parametrize('service, names', [
+    ('nova', ['api', 'main']),
+    ('placement', ['placement']),
+    ('heat', ['heat']),
+])
+def test_not_installed_plans_every_sync(service, names):
+    result = db_schema.not_installed(service)
+    assert result['installed'] is False and result['behind'] is True and result['ahead'] is False
+    assert sorted(result['databases']) == names
+    for database in result['databases'].values():
+        assert database == dict(current=None, head=None, behind=True, ahead=False)
+
+
+@pytest.mark.parametrize('verdicts, behind, ahead', [
+    ([(False, False), (False, False)], False, False),
+    ([(False, False), (True, False)], True, False),
+    ([(False, True), (False, False)], False, True),
+])
+def test_summarize(verdicts, behind, ahead):
+    databases = dict(('db%d' % i, dict(current='x', head='y', behind=b, ahead=a))
+                     for i, (b, a) in enumerate(verdicts))
+    result = db_schema.summarize('nova', databases)
+    assert result == dict(service='nova', installed=True, databases=databases, behind=behind, ahead=ahead)
+
+
+# ----------------------------------------------------- read_databases with fake loaders
+
+def fake_database(name, url=URL, head=(NOVA_API_HEAD, {NOVA_API_HEAD, 'd67eeaabee36'}), current=NOVA_API_HEAD,
+                  log=None):
+    def read(value, what):
+        def reader():
+            if log is not None:
+                log.append((what, name))
+            if isinstance(value, Exception):
+                raise value
+            return value
+        return reader
+    return db_schema.Database(name, '[api_database] connection' if name == 'api' else '[database] connection',
+                              url, head=read(head, 'head'), current=read(current, 'current'))
+
+
+def loaders(*databases):
+    return dict(nova=lambda config_file: list(databases))
+
+
+def test_read_databases_verdicts_and_hides_first():
+    log = []
+
+    def hide(secrets):
+        log.append(('hide', sorted(secrets)))
+
+    main_url = 'mysql+pymysql://nova:Other-Pw@10.0.100.149/nova'
+    result = db_schema.read_databases('nova', '/etc/nova/nova.conf', hide=hide, loaders=loaders(
+        fake_database('api', log=log, current='d67eeaabee36'),
+        fake_database('main', url=main_url, head=(NOVA_MAIN_HEAD, NOVA_MAIN_KNOWN), current=NOVA_MAIN_HEAD,
+                      log=log)))
+    assert result == {
+        'api': dict(current='d67eeaabee36', head=NOVA_API_HEAD, behind=True, ahead=False),
+        'main': dict(current=NOVA_MAIN_HEAD, head=NOVA_MAIN_HEAD, behind=False, ahead=False),
+    }
+    # Both URLs are hidden before any database is read.
+    assert log[:2] == [('hide', sorted([URL, PASSWORD])), ('hide', sorted([main_url, 'Other-Pw']))]
+    assert log[2:] == [('head', 'api'), ('current', 'api'), ('head', 'main'), ('current', 'main')]
+
+
+def test_read_databases_empty_database_is_behind():
+    result = db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=loaders(fake_database('api', current=None)))
+    assert result['api'] == dict(current=None, head=NOVA_API_HEAD, behind=True, ahead=False)
+
+
+@pytest.mark.parametrize('database, message', [
+    pytest.param(fake_database('main', url=None),
+                 '/etc/nova/nova.conf sets no [database] connection: nova cannot reach its main database',
+                 id='no URL'),
+    pytest.param(fake_database('api', head=RuntimeError('Multiple heads are present')),
+                 'cannot read the api schema revision the installed nova ships: Multiple heads are present',
+                 id='head'),
+    pytest.param(fake_database('api', current=RuntimeError(
+        '(pymysql.err.OperationalError) (2003, "Can\'t connect to MySQL server on \'10.0.100.149\'")\n'
+        '(Background on this error at: https://sqlalche.me/e/14/e3q8)')),
+        "cannot read the schema revision of nova's api database at mysql+pymysql://nova@10.0.100.149/nova_api "
+        "([api_database] connection in /etc/nova/nova.conf): (pymysql.err.OperationalError) (2003, "
+        "\"Can't connect to MySQL server on '10.0.100.149'\") (Background on this error at: "
+        "https://sqlalche.me/e/14/e3q8)", id='connection'),
+])
+def test_read_databases_failures(database, message):
+    with pytest.raises(db_schema.DbSchemaError) as caught:
+        db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=loaders(database))
+    assert str(caught.value) == message
+    assert PASSWORD not in str(caught.value)
+
+
+def _failing_loader(exc):
+    def load(config_file):
+        raise exc
+    return dict(nova=load)
+
+
+@pytest.mark.parametrize('exc, message', [
+    pytest.param(ImportError("No module named 'migrate'"),
+                 "the installed nova cannot be imported (No module named 'migrate'): check that its packages "
+                 "and their dependencies are installed for this Python", id='import'),
+    pytest.param(ValueError('Failed to parse /etc/nova/nova.conf: at line 3, No \':\' or \'=\' found'),
+                 "cannot load nova's configuration from /etc/nova/nova.conf as nova does: Failed to parse "
+                 "/etc/nova/nova.conf: at line 3, No ':' or '=' found", id='config'),
+])
+def test_read_databases_load_failures(exc, message):
+    with pytest.raises(db_schema.DbSchemaError) as caught:
+        db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=_failing_loader(exc))
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize('service', db_schema.SERVICES)
+def test_real_loaders_import_the_service_only_when_called(service):
+    """This machine has none of the services: each real loader fails on its import, as a message."""
+    with pytest.raises(db_schema.DbSchemaError, match='the installed %s cannot be imported' % service):
+        db_schema.read_databases(service, db_schema.default_config_file(service))
