@@ -8,8 +8,8 @@ on this node? Read-only.
 For each supported service, one ``load_<service>(config_file)`` loads the service's configuration
 the way the service's own manage command does (its oslo.config options, its engine code) and returns
 its databases as ``Database`` objects: where the URL comes from, how to read the head revision the
-installed code ships and the revision the database is at. They replace the scripts the roles ran with
-``python3 -c`` (roles/*/files/*_db_*.py) and follow them closely; they import the service's packages
+installed code ships and the revision the database is at. They replaced the per-role scripts the roles
+once ran with ``python3 -c`` and follow what those did; they import the service's packages
 inside the functions, so this file imports on a machine without OpenStack (unit tests, sanity).
 
 Everything that decides (comparison, heat's newest script, URL masking, the overall verdict) is a pure
@@ -285,7 +285,7 @@ def _migrate_head(repository):
 # its configuration directories (/etc/<service>/<service>.conf.d) are read as the service reads them.
 
 def load_nova(config_file):
-    """As roles/nova_controller/files/nova_db_state.py: nova's own parse_args, then per database the
+    """nova's own parse_args, then per database the
     alembic.ini and engine nova-manage's `api_db sync` / `db sync` use (nova.db.migration)."""
     from nova import config
     from nova.db import migration
@@ -303,7 +303,7 @@ def load_nova(config_file):
 
 def load_placement(config_file):
     """placement-manage's configuration (its own ConfigOpts and options) and engine; the head from the
-    alembic.ini placement's `db sync` uses (as roles/placement/files/placement_db_head.py)."""
+    alembic.ini placement's `db sync` uses."""
     from oslo_config import cfg
     from placement import conf as placement_conf
     from placement import db_api
@@ -320,7 +320,7 @@ def load_placement(config_file):
 
 def load_cinder(config_file):
     """cinder-manage's configuration (global CONF with cinder's options) and engine; the head from the
-    alembic.ini cinder's `db sync` uses (as roles/cinder_controller/files/cinder_db_head.py)."""
+    alembic.ini cinder's `db sync` uses."""
     from oslo_config import cfg
     from cinder.common import config as cinder_config  # noqa: F401 - cinder's global options, as cinder-manage
     from cinder.db import migration
@@ -334,7 +334,7 @@ def load_cinder(config_file):
 
 def load_heat(config_file):
     """heat-manage's configuration and engine. Heat (Zed) still migrates with sqlalchemy-migrate:
-    the head is the highest script number of its repository (as roles/heat/files/heat_db_head.py),
+    the head is the highest script number of its repository,
     the database's version is read from the version table that repository names."""
     from oslo_config import cfg
     from heat.db.sqlalchemy import api as db_api
@@ -349,8 +349,7 @@ def load_heat(config_file):
 
 def load_aodh(config_file):
     """aodh's prepare_service and storage connection, as aodh-dbsync reads the revision before it
-    upgrades (roles/aodh/files/aodh_db_revision.py); the head from the alembic.ini that upgrade uses
-    (roles/aodh/files/aodh_db_head.py)."""
+    upgrades; the head from the alembic.ini that upgrade uses."""
     from aodh import service
     from aodh import storage
     from aodh.storage import impl_sqlalchemy
