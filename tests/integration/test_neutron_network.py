@@ -1,5 +1,5 @@
-"""The network node's Open vSwitch part of cloudlab.openstack.neutron_ovs_agent on the lab's
-osnetwork alone, through real ansible-playbook runs (targets/neutron_network/ovs.yml with
+"""The network node's Open vSwitch part of cloudlab.openstack.neutron on the lab's osnetwork
+alone, through real ansible-playbook runs (targets/neutron_network/ovs.yml with
 --tags neutron_ovs_agent_ovs).
 
 osnetwork is rebuilt first (eth0 = 10.0.100.146/24, the network Ansible connects through;

@@ -37,16 +37,12 @@ DATABASE_URL = re.compile(r"^mysql(?:\+\w+)?://(?P<user>[^:@/]+):(?P<password>[^
 
 # ---- ratchets: today's known exceptions, each with its reason --------------------------------------------
 
-NOVA_CONTROLLER_CONF = "nova_controller: Configure nova (nova.conf)"
-NOVA_COMPUTE_CONF = "nova_compute: Configure nova (nova.conf)"
-NEUTRON_CONF = "neutron_common: Configure neutron (neutron.conf)"
+NOVA_CONF_WRITER = "nova: Configure nova (nova.conf)"
+NEUTRON_CONF = "neutron: Configure neutron (neutron.conf)"
 
-# (inventory, file, its writers): why several tasks write that file on one host.
-KNOWN_SHARED_FILES = {
-    ("aio", NOVA_CONF, (NOVA_COMPUTE_CONF, NOVA_CONTROLLER_CONF)):
-        "a controller that is a compute node too: each nova role writes its part of nova.conf until they"
-        " are merged into one role",
-}
+# (inventory, file, its writers): why several tasks write that file on one host. None today. On the
+# tree before the nova roles were merged: the all-in-one nova.conf (nova_controller and nova_compute).
+KNOWN_SHARED_FILES = {}
 
 # (inventory, file, section, option): why two writes of the file set the option to different values.
 # None today. On the original tree: [database] connection on the all-in-one (bug 3), and cinder.conf's
@@ -54,36 +50,30 @@ KNOWN_SHARED_FILES = {
 KNOWN_DISAGREEING_OPTIONS = {}
 
 # {secret: (reason, the places that read vault_<secret> besides its one owner)}. The dbpass secrets,
-# cinder_pass and neutron_common/neutron_server's neutron_pass are bugs 1 and 2: not listed.
+# cinder_pass and neutron_pass (two variables in neutron_common and neutron_server before) are bugs 1 and 2: not listed.
 KNOWN_EXTRA_SECRET_READERS = {
     "admin_pass": (
-        ("keystone_register, neutron_networks and nova_controller log in as the bootstrap admin with a"
+        ("keystone_register, neutron_networks and nova log in as the bootstrap admin with a"
         " copy of keystone_admin_password, which their plays cannot see"),
         ["roles/keystone_register/defaults/main.yml: keystone_register_auth",
          "roles/neutron_networks/defaults/main.yml: neutron_networks_admin_password",
-         "roles/nova_controller/defaults/main.yml: nova_controller_admin_password"]),
+         "roles/nova/defaults/main.yml: nova_admin_password"]),
     "demo_pass": (
         "the demo user's password in keystone's user list, its rc file and neutron_networks' login",
         ["roles/keystone/defaults/main.yml: keystone_rc_files",
          "roles/neutron_networks/defaults/main.yml: neutron_networks_demo_password"]),
     "placement_pass": (
         "nova logs in to placement with its own copy of placement_keystone_password",
-        ["roles/nova_compute/defaults/main.yml: nova_compute_placement_password",
-         "roles/nova_controller/defaults/main.yml: nova_controller_placement_password"]),
+        ["roles/nova/defaults/main.yml: nova_placement_password"]),
     "nova_pass": (
-        ("nova_compute's copy of nova_controller_keystone_password until the nova roles are merged;"
-        " neutron-server's nova notifier logs in as nova with its own copy"),
-        ["roles/nova_compute/defaults/main.yml: nova_compute_keystone_password",
-         "roles/neutron_server/defaults/main.yml: neutron_server_nova_password"]),
+        "neutron-server's nova notifier logs in as nova with its own copy of nova_keystone_password",
+        ["roles/neutron/defaults/main.yml: neutron_server_nova_password"]),
     "neutron_pass": (
-        "nova's [neutron] section logs in as neutron with its own copy of neutron_common_keystone_password",
-        ["roles/nova_compute/defaults/main.yml: nova_compute_neutron_password",
-         "roles/nova_controller/defaults/main.yml: nova_controller_neutron_password"]),
+        "nova's [neutron] section logs in as neutron with its own copy of neutron_keystone_password",
+        ["roles/nova/defaults/main.yml: nova_neutron_password"]),
     "metadata_secret": (
-        ("nova-api-metadata's copy of the metadata proxy secret; neutron_agents' preflight reads the secret"
-        " instead of neutron_agents_metadata_secret"),
-        ["roles/neutron_agents/tasks/preflight.yml: Check that the metadata agent knows where nova's metadata API is",
-         "roles/nova_controller/defaults/main.yml: nova_controller_metadata_secret"]),
+        "nova-api-metadata's copy of the metadata proxy secret (neutron_agents_metadata_secret)",
+        ["roles/nova/defaults/main.yml: nova_metadata_secret"]),
 }
 
 # (inventory, keystone user, writer, section): why that section logs in as the user with another
@@ -93,11 +83,8 @@ KNOWN_FOREIGN_LOGINS = {
     (inventory, user, writer, section): reason
     for inventory in ("lab", "aio")
     for (user, writer, section), reason in {
-        ("placement", NOVA_CONTROLLER_CONF, "placement"): "nova_controller_placement_password: own copy",
-        ("placement", NOVA_COMPUTE_CONF, "placement"): "nova_compute_placement_password: own copy",
-        ("neutron", NOVA_CONTROLLER_CONF, "neutron"): "nova_controller_neutron_password: own copy",
-        ("neutron", NOVA_COMPUTE_CONF, "neutron"): "nova_compute_neutron_password: own copy",
-        ("nova", NOVA_COMPUTE_CONF, "service_user"): "nova_compute_keystone_password: until the nova roles are merged",
+        ("placement", NOVA_CONF_WRITER, "placement"): "nova_placement_password: own copy",
+        ("neutron", NOVA_CONF_WRITER, "neutron"): "nova_neutron_password: own copy",
         ("nova", NEUTRON_CONF, "nova"): "neutron_server_nova_password: own copy",
     }.items()
 }

@@ -142,7 +142,7 @@ def test_guide_upload_download_three_replicas(myfiles):
 def test_hash_path_change_refused_once_rings_exist():
     probe = STORAGE[-1]
     before = sh(probe, "sha256sum < /etc/swift/swift.conf")
-    _, result = swift_play("--tags", "swift_common", "-e", "swift_common_hash_path_suffix=another-suffix")
+    _, result = swift_play("--tags", "swift_common", "-e", "swift_hash_path_suffix=another-suffix")
     refused = task_results(result, "Check that the hash path stays as the rings were built with it")
     assert {h for h, r in refused if r.get("failed")} == set(SWIFT_NODES)
     assert all("makes every stored object" in r["msg"] for h, r in refused if r.get("failed"))
@@ -159,7 +159,7 @@ def test_fourth_device_one_rebalance_one_copy():
     # The device list of one node, one more device: an inventory source read after molecule's, so
     # its host variable wins. The role makes the device itself (a sparse file, XFS, a mount unit
     # with -o loop on one of the loop nodes it creates in containers).
-    defaults = yaml.safe_load((TOP / "roles" / "swift_storage" / "defaults" / "main.yml").read_text())
+    defaults = yaml.safe_load((TOP / "roles" / "swift" / "defaults" / "main.yml").read_text())
     devices = RUNNER.get_variables(extra_node).get("swift_storage_devices", defaults["swift_storage_devices"])
     with tempfile.TemporaryDirectory() as tmp:
         extra = Path(tmp) / "fourth-device.yml"
