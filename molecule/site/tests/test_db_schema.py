@@ -19,6 +19,8 @@ SERVICES = {
     "heat": ("heat", ["heat"]),
     "aodh": ("aodh", ["aodh"]),
 }
+# the configuration sections that hold each service's database URLs
+URL_SECTIONS = {"nova": ["api_database", "database"], "placement": ["placement_database"]}
 PROBE_DIR = "/tmp/db_schema_probe"
 
 
@@ -56,7 +58,7 @@ def test_an_empty_database_is_behind(service):
     group, databases = SERVICES[service]
     host = first_host(group)
     conf = f"{PROBE_DIR}/{service}.conf"
-    sections = ["database"] + (["api_database"] if service == "nova" else [])
+    sections = URL_SECTIONS.get(service, ["database"])
     edits = [{"name": f"Point [{section}] at an empty database",
               "community.general.ini_file": {"path": conf, "section": section, "option": "connection",
                                              "value": f"sqlite:///{PROBE_DIR}/{service}-{section}.sqlite",
