@@ -77,6 +77,7 @@ build: venv
 # a warm `up` and a converged site.yml change nothing.
 deploy: venv deps
 	$(STAGE) lab-up tools/lab up
+	$(STAGE) secrets ansible-playbook -i inventory/lab playbooks/secrets.yml
 	$(STAGE) site ansible-playbook -i inventory/lab site.yml
 
 clean:

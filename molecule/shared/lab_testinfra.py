@@ -1,6 +1,6 @@
 """What the scenarios' testinfra tests share (each tests/conftest.py puts molecule/shared on the
 import path): the lab inventory molecule hands them, nodes by name and their variables, the
-scenario's secrets, OpenStack client calls with the guide's rc files, oslo ini files read back,
+deployment's secrets, OpenStack client calls with the guide's rc files, oslo ini files read back,
 bounded polling, ansible-playbook runs as molecule makes them, and the check mode run of a
 scenario's converge.yml.
 """
@@ -21,12 +21,12 @@ import yaml
 INVENTORY = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 TOP = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[2]))
-# Where a scenario's converge.yml keeps its secrets and vault password (.lab/ is ignored by git).
-STATE = TOP / ".lab" / "molecule" / os.environ["MOLECULE_SCENARIO_NAME"]
-SECRETS_FILE = STATE / "secrets.yml"
-VAULT_PASS = STATE / "vault-pass"
-# For a playbook of playbooks/ run by a test: the scenario's secrets, as converge.yml sets them.
-SECRETS_ARGS = ["-e", f"secrets_file={SECRETS_FILE}", "-e", f"secrets_vault_password_file={VAULT_PASS}"]
+# The deployment's secrets: the lab inventory's vault-encrypted vars file (molecule links its
+# group_vars next to its own inventory), made by prepare.yml with playbooks/secrets.yml.
+SECRETS_FILE = TOP / "inventory" / "lab" / "group_vars" / "all" / "secrets.yml"
+# ansible.cfg's vault password script: the password file it reads (and the tests check).
+VAULT_SCRIPT = TOP / "scripts" / "vault-password"
+VAULT_PASS = Path(os.environ.get("CLOUDLAB_VAULT_PASSWORD_FILE", Path.home() / ".cloudlab" / "vault-pass"))
 
 
 def var(host, name):
@@ -40,10 +40,11 @@ def node(name):
 
 
 def secrets():
-    """The scenario's secrets, decrypted with ansible-vault (never put on a command line)."""
-    out = subprocess.run(["ansible-vault", "view", str(SECRETS_FILE), "--vault-password-file", str(VAULT_PASS)],
+    """The deployment's secrets {name: value} (the file holds vault_<name>), decrypted with
+    ansible-vault and the vault password script (never put on a command line)."""
+    out = subprocess.run(["ansible-vault", "view", str(SECRETS_FILE), "--vault-password-file", str(VAULT_SCRIPT)],
                          check=True, capture_output=True, text=True).stdout
-    return yaml.safe_load(out)
+    return {name.removeprefix("vault_"): value for name, value in yaml.safe_load(out).items()}
 
 
 def rc_run(rc_file, command, host):

@@ -9,10 +9,12 @@ that wrongly passed could not reach a lab node. The unbroken table passes.
 """
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 TOP = Path(__file__).resolve().parents[2]
 CASES = TOP / "tests" / "integration" / "targets" / "prechecks" / "cases"
@@ -60,14 +62,38 @@ def recap(output):
 
 
 @pytest.fixture
-def no_secrets(tmp_path):
-    """Keeps the runs away from any secrets file a lab deployment left in inventory/lab."""
-    return ["-e", f"secrets_file={tmp_path / 'secrets.yml'}"]
+def fake_secrets(tmp_path):
+    """Every secret as an extra variable (a recognisable fake): the runs do not depend on whether a
+    lab deployment left its secrets in inventory/lab/group_vars/all/secrets.yml."""
+    names = yaml.safe_load((TOP / "roles" / "secrets" / "defaults" / "main.yml").read_text())["secrets_names"]
+    fake = tmp_path / "fake-secrets.yml"
+    fake.write_text(yaml.safe_dump({f"vault_{name}": f"fake-{name}" for name in names}))
+    return ["-e", f"@{fake}"]
+
+
+def own_inventory(tmp_path):
+    """A copy of inventory/lab without its secrets: hosts.yml and group_vars/all/main.yml."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    shutil.copy(TOP / "inventory" / "lab" / "hosts.yml", inventory / "hosts.yml")
+    shutil.copy(TOP / "inventory" / "lab" / "group_vars" / "all" / "main.yml", inventory / "group_vars" / "all" / "main.yml")
+    return inventory
+
+
+def run_on(inventory, playbook, *extra, vault_password_file=None):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
+               PATH=f"{TOP / '.venv' / 'bin'}:{os.environ['PATH']}")
+    if vault_password_file:
+        env["CLOUDLAB_VAULT_PASSWORD_FILE"] = str(vault_password_file)
+    cmd = ["ansible-playbook", "-i", str(inventory), str(TOP / "playbooks" / playbook),
+           "-e", "ansible_host=192.0.2.1", "-e", "ansible_ssh_common_args='-o ConnectTimeout=2'", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=TOP, timeout=300)
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
-def test_broken_table_stops_site_before_any_change(case, no_secrets):
-    proc = site(case, "site.yml", *no_secrets)
+def test_broken_table_stops_site_before_any_change(case, fake_secrets):
+    proc = site(case, "site.yml", *fake_secrets)
     assert proc.returncode != 0, proc.stdout[-3000:]
     for expected in BROKEN[case]:
         assert expected in proc.stdout, (case, expected, proc.stdout[-3000:])
@@ -80,24 +106,43 @@ def test_every_case_is_tested():
     assert sorted(p.name for p in CASES.iterdir() if p.is_dir()) == sorted([*BROKEN, "valid"])
 
 
-def test_the_guides_table_passes(no_secrets):
-    proc = site("valid", "prechecks.yml", *no_secrets)
+def test_the_guides_table_passes(fake_secrets):
+    proc = site("valid", "prechecks.yml", *fake_secrets)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert started_plays(proc.stdout) == PRECHECK_PLAYS
     assert set(recap(proc.stdout).values()) == {0}
 
 
-def test_secrets_that_do_not_decrypt_are_caught(tmp_path):
-    secrets, right, wrong = tmp_path / "secrets.yml", tmp_path / "right", tmp_path / "wrong"
+def test_missing_secrets_are_named_before_any_change(tmp_path):
+    proc = run_on(own_inventory(tmp_path), "site.yml", vault_password_file=tmp_path / "vault-pass")
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "The inventory has no vault_admin_pass, vault_demo_pass" in proc.stdout, proc.stdout[-3000:]
+    assert "playbooks/secrets.yml` first" in proc.stdout
+    assert started_plays(proc.stdout) <= PRECHECK_PLAYS
+    assert set(recap(proc.stdout).values()) <= {0}
+
+
+def test_secrets_that_do_not_decrypt_stop_the_run_before_any_play(tmp_path):
+    inventory, right, wrong = own_inventory(tmp_path), tmp_path / "right", tmp_path / "wrong"
     right.write_text("the password that made it\n")
     wrong.write_text("another password\n")
-    secrets.write_text("admin_pass: x\n")
-    subprocess.run([str(TOP / ".venv" / "bin" / "ansible-vault"), "encrypt", "--vault-password-file", str(right),
-                    str(secrets)], check=True, capture_output=True)
-    ok = site("valid", "prechecks.yml", "-e", f"secrets_file={secrets}", "-e", f"secrets_vault_password_file={right}")
-    assert ok.returncode == 0, ok.stdout[-3000:]
-    proc = site("valid", "site.yml", "-e", f"secrets_file={secrets}", "-e", f"secrets_vault_password_file={wrong}")
+    secrets = inventory / "group_vars" / "all" / "secrets.yml"
+    secrets.write_text("vault_admin_pass: x\n")
+    subprocess.run([str(TOP / ".venv" / "bin" / "ansible-vault"), "encrypt", "--vault-id", f"right@{right}",
+                    "--encrypt-vault-id", "right", str(secrets)], check=True, capture_output=True)
+    ok = run_on(inventory, "prechecks.yml", vault_password_file=right)
+    # decrypts: only the other secrets are missing
+    assert "The inventory has no vault_demo_pass" in ok.stdout, ok.stdout[-3000:]
+    proc = run_on(inventory, "site.yml", vault_password_file=wrong)
     assert proc.returncode != 0
-    assert f"{secrets} does not decrypt with the vault password file {wrong}" in proc.stdout, proc.stdout[-3000:]
+    assert "Decryption failed" in proc.stderr, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "TASK [" not in proc.stdout
+
+
+def test_a_hidden_group_vars_all_file_is_named(tmp_path, fake_secrets):
+    inventory = own_inventory(tmp_path)
+    shutil.move(inventory / "group_vars" / "all" / "main.yml", inventory / "group_vars" / "all.yml")
+    proc = run_on(inventory, "prechecks.yml", *fake_secrets, vault_password_file=tmp_path / "vault-pass")
+    assert proc.returncode != 0
+    assert f"Ansible ignores {inventory / 'group_vars' / 'all.yml'} because the directory" in proc.stdout, proc.stdout[-3000:]
     assert started_plays(proc.stdout) <= PRECHECK_PLAYS
-    assert "admin_pass" not in proc.stdout

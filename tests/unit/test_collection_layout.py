@@ -39,3 +39,19 @@ def test_role_has_argument_specs(role):
         names = yaml.safe_load(defaults.read_text()) or {}
         unprefixed = [n for n in names if not n.startswith(prefix)]
         assert not unprefixed, f"defaults of {role.name} must start with {prefix}: {unprefixed}"
+
+
+def test_no_play_but_the_secrets_step_loads_secrets():
+    """The inventory hands every host the secrets (group_vars/all/secrets.yml): a play that applied
+    the secrets role would spend tasks on every run re-reading them. Only playbooks/secrets.yml
+    generates them; the prechecks import the role's check.yml alone."""
+    uses = {}
+    for playbook in sorted((TOP / "playbooks").glob("*.yml")):
+        for play in yaml.safe_load(playbook.read_text()) or []:
+            roles = [r if isinstance(r, str) else r.get("role", r.get("name")) for r in play.get("roles", [])]
+            imports = [t.get("ansible.builtin.import_role") or t.get("ansible.builtin.include_role") or {}
+                       for t in play.get("tasks", []) + play.get("pre_tasks", [])]
+            main_imports = [i["name"] for i in imports if i and i.get("tasks_from", "main") in ("main", "main.yml")]
+            if "cloudlab.openstack.secrets" in roles + main_imports:
+                uses.setdefault(playbook.name, []).append(play.get("name"))
+    assert uses == {"secrets.yml": ["Secrets of the deployment"]}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab_testinfra import (RUNNER, SECRETS_ARGS, TOP, ansible_playbook, node, rc_run, report, task_results,
+from lab_testinfra import (RUNNER, TOP, ansible_playbook, node, rc_run, report, task_results,
                            var)
 
 KEYSTONE = RUNNER.get_hosts("keystone")[0]
@@ -51,7 +51,7 @@ def changed_tasks(result):
 def swift_play(*args, inventories=()):
     """playbooks/swift.yml on the lab with the scenario's secrets; returns the process and its
     json report."""
-    run = ansible_playbook(SWIFT_PLAYBOOK, *SECRETS_ARGS, *args, inventories=inventories, json_report=True)
+    run = ansible_playbook(SWIFT_PLAYBOOK, **args, inventories=inventories, json_report=True)
     return run, report(run)
 
 
