@@ -39,6 +39,7 @@ export ANSIBLE_SSH_CONTROL_PATH_DIR="$log/cp"
 if [ "${1:-}" = fresh ]; then tools/lab down >/dev/null; fi
 nodes=$(ansible -i inventory/lab all --list-hosts | tail -n +2 | wc -l)
 printf 'lab up (%s nodes): %s s\n' "$nodes" "$(seconds up tools/lab up)"
+printf 'secrets step: %s s\n' "$(seconds secrets ansible-playbook -i inventory/lab playbooks/secrets.yml)"
 printf 'first site.yml run: %s s (%s)\n' "$(seconds first ansible-playbook -i inventory/lab site.yml)" "$(tally "$log/first")"
 printf 'idempotent re-run: %s s (%s)\n' "$(seconds again ansible-playbook -i inventory/lab site.yml)" "$(tally "$log/again")"
 printf '%s; its slowest tasks:\n' "$(busiest "$log/again")"
