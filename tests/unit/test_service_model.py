@@ -54,16 +54,6 @@ KNOWN_DISAGREEING_OPTIONS = {}
 # {secret: (reason, the places that read vault_<secret> besides its one owner)}. The dbpass secrets,
 # cinder_pass and neutron_pass (two variables in neutron_common and neutron_server before) are bugs 1 and 2: not listed.
 KNOWN_EXTRA_SECRET_READERS = {
-    "admin_pass": (
-        ("keystone_register, neutron_networks and nova log in as the bootstrap admin with a"
-        " copy of keystone_admin_password, which their plays cannot see"),
-        ["roles/keystone_register/defaults/main.yml: keystone_register_auth",
-         "roles/neutron_networks/defaults/main.yml: neutron_networks_admin_password",
-         "roles/nova/defaults/main.yml: nova_admin_password"]),
-    "demo_pass": (
-        "the demo user's password in keystone's user list, its rc file and neutron_networks' login",
-        ["roles/keystone/defaults/main.yml: keystone_rc_files",
-         "roles/neutron_networks/defaults/main.yml: neutron_networks_demo_password"]),
     "placement_pass": (
         "nova logs in to placement with its own copy of placement_keystone_password",
         ["roles/nova/defaults/main.yml: nova_placement_password"]),
@@ -88,10 +78,6 @@ KNOWN_FOREIGN_LOGINS = {
         ("placement", NOVA_CONF_WRITER, "placement"): "nova_placement_password: own copy",
         ("neutron", NOVA_CONF_WRITER, "neutron"): "nova_neutron_password: own copy",
         ("nova", NEUTRON_CONF, "nova"): "neutron_server_nova_password: own copy",
-        ("admin", "keystone: Bootstrap keystone (admin user, project, role; region and identity endpoints)",
-         "environment"): "keystone_admin_password: one of the copies of vault_admin_pass, no owner to override",
-        ("demo", "keystone: Create the guide's projects, roles and users", "users"):
-            "keystone_users' demo: one of the copies of vault_demo_pass, no owner to override",
     }.items()
 }
 
@@ -101,12 +87,6 @@ KNOWN_UNREPLACED_SECRETS = {
     (inventory, secret, role): reason
     for inventory in ("lab", "aio")
     for (secret, role), reason in {
-        ("admin_pass", "keystone"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("admin_pass", "keystone_register"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("admin_pass", "neutron_networks"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("admin_pass", "nova"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("demo_pass", "keystone"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("demo_pass", "neutron_networks"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
         ("metadata_secret", "neutron"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
         ("metadata_secret", "nova"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
         ("neutron_pass", "nova"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
