@@ -186,6 +186,7 @@ class Models:
     """Every model the tests read, built in one run of service_model_ansible.py."""
     handover_variables: dict   # {handover list: the variables roles name as its items' password}
     secret_owners: dict        # {secret: the role default that reads vault_<secret>} (secret_owner)
+    user_variables: list       # the keystone user names overridden too (service users, shared identities)
     overrides: dict            # `-e` value of each of those variables: override-<variable>
     as_is: dict                # {inventory: Model}
     overridden: dict           # {inventory: Model with `overrides` as extra vars}
@@ -206,7 +207,7 @@ def load_models() -> Models:
         data = json.loads(output.read_text())
     models = {name: Model.from_json(model) for name, model in data["models"].items()}
     return Models(handover_variables=data["handover_variables"], secret_owners=data["secret_owners"],
-                  overrides=data["overrides"],
+                  user_variables=data["user_variables"], overrides=data["overrides"],
                   as_is={name: models[f"{name} as is"] for name in INVENTORIES},
                   overridden={name: models[f"{name} overridden"] for name in INVENTORIES})
 
@@ -301,6 +302,13 @@ def _sources(root: Path) -> tuple:
             content = yaml.safe_load(path.read_text())
         found.append((path.relative_to(root).as_posix(), kind, content))
     return tuple(found)
+
+
+def shared_user_variables(root: Path = ROOT) -> list[str]:
+    """The keystone user names cloudlab.openstack.openstack defines for several roles
+    (openstack_admin_user, openstack_demo_user, openstack_<service>_keystone_user)."""
+    defaults = yaml.safe_load((root / "roles" / "openstack" / "defaults" / "main.yml").read_text()) or {}
+    return [name for name in defaults if re.fullmatch(r"openstack_(admin|demo|\w+_keystone)_user", name)]
 
 
 def secret_owner(name: str, root: Path = ROOT) -> str | None:

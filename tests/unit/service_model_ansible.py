@@ -52,9 +52,10 @@ from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
 from service_model import (DATABASE_USER_MODULE, FILE_WRITERS, HANDOVER_LISTS, INCLUDE_VARS, INVENTORIES,
-                           KEYSTONE_REGISTER, LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT, SETTING_ARGUMENTS, SITE,
+                           KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS, LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT,
+                           SETTING_ARGUMENTS, SITE,
                            DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
-                           fake_secrets, secret_names, secret_owner, variable_of)
+                           fake_secrets, secret_names, secret_owner, shared_user_variables, variable_of)
 
 
 def fake_facts(host_vars: dict[str, Any], hostname: str) -> dict[str, Any]:
@@ -413,8 +414,9 @@ class _Builder:
                 name=str(name), password=_plain(password)))
 
 
-def handover_password_variables() -> dict[str, list[str]]:
-    """{list var: the variables named as `password` in its items}, over every include of site.yml.
+def handover_password_variables(key: str = "password") -> dict[str, list[str]]:
+    """{list var: the variables named as `key` (password, name) in its items}, over every include of
+    site.yml.
 
     E.g. {'mariadb_databases': ['glance_database_password', ...]}. From the tasks as written (no
     inventory needed), so a model can be built with these variables overridden."""
@@ -426,7 +428,7 @@ def handover_password_variables() -> dict[str, list[str]]:
             for list_var in HANDOVER_LISTS.intersection(step.task.vars):
                 items = step.task.vars[list_var]
                 for item in items if isinstance(items, list) else []:
-                    variable = variable_of(item.get("password")) if isinstance(item, dict) else None
+                    variable = variable_of(item.get(key)) if isinstance(item, dict) else None
                     if variable and variable not in found[list_var]:
                         found[list_var].append(variable)
     return found
@@ -438,9 +440,13 @@ def main(output: str) -> None:
     (override-<variable>), as an operator setting each of them in the inventory would."""
     variables = handover_password_variables()
     owners = {name: owner for name in secret_names() if (owner := secret_owner(name))}
-    overridden_names = [name for names in variables.values() for name in names] + list(owners.values())
+    # The user names too: the service users' names roles hand to keystone_register and the shared
+    # identities' (openstack_admin_user, ...), so a place that names a user another way shows.
+    users = list(dict.fromkeys(handover_password_variables("name")[KEYSTONE_REGISTER_USERS] + shared_user_variables()))
+    overridden_names = [name for names in variables.values() for name in names] + list(owners.values()) + users
     overrides = {name: f"override-{name}" for name in overridden_names}
-    result = {"handover_variables": variables, "secret_owners": owners, "overrides": overrides, "models": {}}
+    result = {"handover_variables": variables, "secret_owners": owners, "user_variables": users,
+              "overrides": overrides, "models": {}}
     for inventory in INVENTORIES:
         for label, extra_vars in (("as is", {}), ("overridden", overrides)):
             result["models"][f"{inventory} {label}"] = asdict(_Builder(inventory, extra_vars).build())

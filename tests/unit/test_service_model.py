@@ -39,9 +39,6 @@ DATABASE_URL = re.compile(r"^mysql(?:\+\w+)?://(?P<user>[^:@/]+):(?P<password>[^
 
 # ---- ratchets: today's known exceptions, each with its reason --------------------------------------------
 
-NOVA_CONF_WRITER = "nova: Configure nova (nova.conf)"
-NEUTRON_CONF = "neutron: Configure neutron (neutron.conf)"
-
 # (inventory, file, its writers): why several tasks write that file on one host. None today. On the
 # tree before the nova roles were merged: the all-in-one nova.conf (nova_controller and nova_compute).
 KNOWN_SHARED_FILES = {}
@@ -51,49 +48,23 @@ KNOWN_SHARED_FILES = {}
 # enabled_backends and nova.conf's [vnc] server_listen there.
 KNOWN_DISAGREEING_OPTIONS = {}
 
-# {secret: (reason, the places that read vault_<secret> besides its one owner)}. The dbpass secrets,
-# cinder_pass and neutron_pass (two variables in neutron_common and neutron_server before) are bugs 1 and 2: not listed.
-KNOWN_EXTRA_SECRET_READERS = {
-    "placement_pass": (
-        "nova logs in to placement with its own copy of placement_keystone_password",
-        ["roles/nova/defaults/main.yml: nova_placement_password"]),
-    "nova_pass": (
-        "neutron-server's nova notifier logs in as nova with its own copy of nova_keystone_password",
-        ["roles/neutron/defaults/main.yml: neutron_server_nova_password"]),
-    "neutron_pass": (
-        "nova's [neutron] section logs in as neutron with its own copy of neutron_keystone_password",
-        ["roles/nova/defaults/main.yml: nova_neutron_password"]),
-    "metadata_secret": (
-        "nova-api-metadata's copy of the metadata proxy secret (neutron_agents_metadata_secret)",
-        ["roles/nova/defaults/main.yml: nova_metadata_secret"]),
-}
+# {secret: (reason, the places that read vault_<secret> besides its one owner)}. None today. The dbpass
+# secrets, cinder_pass and neutron_pass (two variables in neutron_common and neutron_server before)
+# were bugs 1 and 2; admin_pass, demo_pass, placement_pass, nova_pass, neutron_pass and metadata_secret
+# had copies in the roles that log in with them (keystone_register, neutron_networks, nova, neutron)
+# until those identities moved to cloudlab.openstack.openstack (openstack_admin_*, openstack_demo_*,
+# openstack_<service>_keystone_*, openstack_metadata_secret).
+KNOWN_EXTRA_SECRET_READERS = {}
 
-# (inventory, keystone user, writer, section): why that section logs in as the user with another
-# password than the registered one. The same copies as in KNOWN_EXTRA_SECRET_READERS; cinder's and
-# neutron's own sections are bug 2: not listed.
-KNOWN_FOREIGN_LOGINS = {
-    (inventory, user, writer, section): reason
-    for inventory in ("lab", "aio")
-    for (user, writer, section), reason in {
-        ("placement", NOVA_CONF_WRITER, "placement"): "nova_placement_password: own copy",
-        ("neutron", NOVA_CONF_WRITER, "neutron"): "nova_neutron_password: own copy",
-        ("nova", NEUTRON_CONF, "nova"): "neutron_server_nova_password: own copy",
-    }.items()
-}
+# (inventory, keystone user, writer or task, section or source): why that place logs in as the user
+# with another password than the one it is registered with. None today; before: cinder's and
+# neutron's own sections (bug 2), then nova.conf's [placement] and [neutron] and neutron.conf's [nova]
+# with copies of placement's, neutron's and nova's passwords.
+KNOWN_FOREIGN_LOGINS = {}
 
 # (inventory, secret, role): why a place of that role still holds the secret's value when every
-# secret's owner is overridden.
-KNOWN_UNREPLACED_SECRETS = {
-    (inventory, secret, role): reason
-    for inventory in ("lab", "aio")
-    for (secret, role), reason in {
-        ("metadata_secret", "neutron"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("metadata_secret", "nova"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("neutron_pass", "nova"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("nova_pass", "neutron"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-        ("placement_pass", "nova"): "the copies of KNOWN_EXTRA_SECRET_READERS: no owner",
-    }.items()
-}
+# secret's owner is overridden. None today; before: the copies of KNOWN_EXTRA_SECRET_READERS.
+KNOWN_UNREPLACED_SECRETS = {}
 
 # (inventory, database user, writer, where): why that place has another password for the user.
 # None today; on the original tree the mariadb role's own list (bug 1).
@@ -132,6 +103,7 @@ def overrides(models):
     assert models.handover_variables[sm.MARIADB_DATABASES], "no role hands a password to the mariadb role"
     assert models.secret_owners, "no secret has an owner to override"
     assert set(models.secret_owners.values()) <= set(models.overrides), "a secret's owner is not overridden"
+    assert "openstack_admin_user" in models.user_variables, "the shared identities' user names are not overridden"
     return models.overrides
 
 
