@@ -207,8 +207,9 @@ def registered_users(model, overrides, problems):
             problems[key] = f"hands over {raw['password']!r}: not one variable, the inventory cannot set it"
         elif rendered["password"] != overrides[variable]:
             problems[key] = f"registers {rendered['password']!r} although {variable} is {overrides[variable]!r}"
-        else:
-            registered.setdefault(user, (rendered["password"], where))
+        elif registered.setdefault(user, (rendered["password"], where))[0] != rendered["password"]:
+            problems[key] = (f"registers {user} with {rendered['password']!r},"
+                             f" {registered[user][1]} with {registered[user][0]!r}")
     for login in model.logins:
         if not login.sets:
             continue
