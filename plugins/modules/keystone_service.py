@@ -132,7 +132,7 @@ EXAMPLES = r'''
     auth:
       auth_url: http://10.0.100.149:5000/v3
       username: admin
-      password: "{{ keystone_admin_password }}"
+      password: "{{ openstack_admin_password }}"
       project_name: admin
       user_domain_name: Default
       project_domain_name: Default

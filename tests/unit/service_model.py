@@ -9,7 +9,11 @@ task on that host and nothing run:
 - the database users a task creates and their passwords (mysql_user: Model.database_users);
 - the include_role calls that hand a list of {name, password} to another role (the service users
   for keystone_register, the databases for the mariadb role), with their `vars:` as written and
-  rendered (Model.includes).
+  rendered (Model.includes);
+- the keystone users and passwords a task uses outside the files it writes (Model.logins): the
+  `auth` of our keystone modules, the OpenStack client's OS_* environment, the admin token request,
+  the users keystone-manage bootstrap and the keystone role's keystone_identity task set, the
+  users of the rc files (LOGIN_ARGUMENTS).
 
 What only a run knows is faked: facts, the secrets (vault_<name> of the secrets role is
 'secret-<name>'), registered results (a `when` or a loop that needs one is taken as true, or as one
@@ -63,6 +67,23 @@ MARIADB_DATABASES = "mariadb_databases"
 HANDOVER_LISTS = {KEYSTONE_REGISTER_USERS, MARIADB_DATABASES}
 INCLUDE_VARS = "ansible.builtin.include_vars"
 RECORDED_MODULES = {INCLUDE_VARS, DATABASE_USER_MODULE, *FILE_WRITERS}
+# The module arguments that carry a keystone user and its password (Model.logins), with the modules
+# they are read for ('*': any): the auth of our keystone modules, the token request keystone's
+# login probe sends, the users keystone_identity sets. The users of keystone_register's own
+# keystone_identity task are not read here: they are the lists the roles hand over (Model.includes),
+# and rendering them inside the role costs seconds per call (see record_include).
+LOGIN_ARGUMENTS = {
+    "auth": "*",
+    "body": "ansible.builtin.uri",
+    "users": "cloudlab.openstack.keystone_identity",
+}
+# Arguments that set the passwords they carry (the others log in with them).
+SETTING_ARGUMENTS = {"users"}
+KEYSTONE_REGISTER = "keystone_register"
+# A mapping that names a keystone user and its password, in module arguments, the environment of the
+# OpenStack client, or a loop item of a file (the keystone role's rc files): its keys.
+USER_KEYS = ("username", "name", "OS_USERNAME")
+PASSWORD_KEYS = ("password", "OS_PASSWORD")
 
 
 def secret_names(root: Path = ROOT) -> list[str]:
@@ -119,6 +140,24 @@ class Include:
     vars: dict         # its HANDOVER_LISTS, rendered for host
 
 
+@dataclass(frozen=True)
+class Login:
+    """A keystone user and its password as one task uses them for one host of a play: it sets the
+    password (`sets`: keystone-manage bootstrap, keystone_identity's users) or logs in with it."""
+    play: int
+    host: str
+    role: str
+    task: str
+    source: str        # where the task has it: an argument (auth, body, users), environment, loop item
+    sets: bool
+    user: str
+    password: Any
+
+    @property
+    def user_of(self) -> str:
+        return f"{self.role}: {self.task} ({self.source})"
+
+
 @dataclass
 class Model:
     """What site.yml does on one inventory, with `extra_vars` as `-e`."""
@@ -128,6 +167,7 @@ class Model:
     writes: list[Write] = field(default_factory=list)
     database_users: list[DatabaseUser] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
+    logins: list[Login] = field(default_factory=list)
     notes: set[str] = field(default_factory=set)   # what could not be rendered without a run
 
     @classmethod
@@ -137,6 +177,7 @@ class Model:
                    writes=[Write(**write) for write in data["writes"]],
                    database_users=[DatabaseUser(**user) for user in data["database_users"]],
                    includes=[Include(**include) for include in data["includes"]],
+                   logins=[Login(**login) for login in data["logins"]],
                    notes=set(data["notes"]))
 
 
@@ -144,6 +185,8 @@ class Model:
 class Models:
     """Every model the tests read, built in one run of service_model_ansible.py."""
     handover_variables: dict   # {handover list: the variables roles name as its items' password}
+    secret_owners: dict        # {secret: the role default that reads vault_<secret>} (secret_owner)
+    user_variables: list       # the keystone user names overridden too (service users, shared identities)
     overrides: dict            # `-e` value of each of those variables: override-<variable>
     as_is: dict                # {inventory: Model}
     overridden: dict           # {inventory: Model with `overrides` as extra vars}
@@ -163,7 +206,8 @@ def load_models() -> Models:
             raise RuntimeError(f"service_model_ansible.py failed ({run.returncode}):\n{run.stderr[-6000:]}")
         data = json.loads(output.read_text())
     models = {name: Model.from_json(model) for name, model in data["models"].items()}
-    return Models(handover_variables=data["handover_variables"], overrides=data["overrides"],
+    return Models(handover_variables=data["handover_variables"], secret_owners=data["secret_owners"],
+                  user_variables=data["user_variables"], overrides=data["overrides"],
                   as_is={name: models[f"{name} as is"] for name in INVENTORIES},
                   overridden={name: models[f"{name} overridden"] for name in INVENTORIES})
 
@@ -189,6 +233,31 @@ def password_handovers(model: Model, list_var: str) -> Iterator[tuple[Include, d
             for raw, rendered in zip(raw_items, rendered_items):
                 if isinstance(raw, dict) and "password" in raw:
                     yield include, raw, rendered
+
+
+def credentials(value: Any) -> Iterator[tuple[str, Any]]:
+    """(user, password) of every mapping in `value`, at any depth, that names both (USER_KEYS,
+    PASSWORD_KEYS): an auth dict, a users list, the OS_* environment, a token request's user."""
+    if isinstance(value, dict):
+        user = next((value[key] for key in USER_KEYS if key in value), None)
+        password = next((value[key] for key in PASSWORD_KEYS if key in value), None)
+        if isinstance(user, str) and password is not None and not isinstance(password, (dict, list)):
+            yield user, password
+        for item in value.values():
+            yield from credentials(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from credentials(item)
+
+
+def bootstrap_credentials(args: dict, environment: dict) -> Iterator[tuple[str, Any]]:
+    """The admin keystone-manage bootstrap sets: OS_BOOTSTRAP_PASSWORD of its environment, for the
+    --bootstrap-username of its argv (keystone-manage's default: admin)."""
+    if "OS_BOOTSTRAP_PASSWORD" not in environment:
+        return
+    argv = [str(word) for word in args.get("argv") or str(args.get("_raw_params") or args.get("cmd") or "").split()]
+    user = argv[argv.index("--bootstrap-username") + 1] if "--bootstrap-username" in argv[:-1] else "admin"
+    yield user, environment["OS_BOOTSTRAP_PASSWORD"]
 
 
 def merge_settings(maps: list[dict]) -> dict:
@@ -233,6 +302,20 @@ def _sources(root: Path) -> tuple:
             content = yaml.safe_load(path.read_text())
         found.append((path.relative_to(root).as_posix(), kind, content))
     return tuple(found)
+
+
+def shared_user_variables(root: Path = ROOT) -> list[str]:
+    """The keystone user names cloudlab.openstack.openstack defines for several roles
+    (openstack_admin_user, openstack_demo_user, openstack_<service>_keystone_user)."""
+    defaults = yaml.safe_load((root / "roles" / "openstack" / "defaults" / "main.yml").read_text()) or {}
+    return [name for name in defaults if re.fullmatch(r"openstack_(admin|demo|\w+_keystone)_user", name)]
+
+
+def secret_owner(name: str, root: Path = ROOT) -> str | None:
+    """The variable that owns vault_<name>: the one role default reading it (None when there is
+    none, or more than one: test_each_secret_is_read_by_one_variable says which)."""
+    owners = [reader for reader in secret_readers(name, root) if "/defaults/" in reader]
+    return owners[0].rpartition(": ")[2] if len(owners) == 1 else None
 
 
 def secret_readers(name: str, root: Path = ROOT) -> list[str]:

@@ -14,7 +14,8 @@ inventory and each host a play's pattern matches, each task is rendered with the
 gives that task on that host, VariableManager.get_vars(play, host, task): role defaults of the role
 and its dependencies, inventory, include params, `-e` extra vars, magic variables (_Builder).
 include_vars tasks are followed (vars/Debian.yml); facts and secrets are faked; what needs a
-registered result is noted in Model.notes.
+registered result is noted in Model.notes. Of the other tasks only the parts that carry a keystone
+user and its password are rendered (LOGIN_ARGUMENTS, an environment that can hold a password).
 """
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
 from service_model import (DATABASE_USER_MODULE, FILE_WRITERS, HANDOVER_LISTS, INCLUDE_VARS, INVENTORIES,
-                           RECORDED_MODULES, ROOT, SITE, DatabaseUser, Include, Model, Write, fake_secrets,
-                           variable_of)
+                           KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS, LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT,
+                           SETTING_ARGUMENTS, SITE,
+                           DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
+                           fake_secrets, secret_names, secret_owner, shared_user_variables, variable_of)
 
 
 def fake_facts(host_vars: dict[str, Any], hostname: str) -> dict[str, Any]:
@@ -140,9 +143,36 @@ def _module(task) -> str:
     return task.resolved_action or task.action
 
 
+def _login_arguments(task) -> list[str]:
+    """The arguments of `task` that carry a keystone user and its password (LOGIN_ARGUMENTS)."""
+    module = _module(task)
+    names = [name for name, modules in LOGIN_ARGUMENTS.items() if name in task.args and modules in ("*", module)]
+    if _role_name(task) == KEYSTONE_REGISTER and "users" in names:
+        names.remove("users")   # the handed-over lists (Model.includes)
+    return names
+
+
+def _environment_may_log_in(task) -> bool:
+    """The task's environment names a password or is templated (DEBIAN_FRONTEND alone is not)."""
+    written = json.dumps(task.environment or [], default=str)
+    return "PASSWORD" in written or "{{" in written
+
+
 def _plain(value: Any) -> Any:
     """Ansible's tagged strings and lazy containers as plain Python data."""
     return json.loads(json.dumps(value, default=str))
+
+
+class _LoaderWithoutDeploymentSecrets(DataLoader):
+    """The model fakes every secret (fake_secrets): the vault-encrypted group_vars/all/secrets.yml a
+    deployment leaves in an inventory (make deploy writes inventory/lab's) is neither needed nor
+    readable here (no vault password in a unit test), so it loads as empty."""
+
+    def load_from_file(self, file_name, *args, **kwargs):
+        path = Path(file_name)
+        if path.name == "secrets.yml" and path.parent.name == "all" and path.parent.parent.name == "group_vars":
+            return {}
+        return super().load_from_file(file_name, *args, **kwargs)
 
 
 class _Site:
@@ -152,7 +182,7 @@ class _Site:
     evaluated per host later). Loading is most of a model's cost."""
 
     def __init__(self):
-        self.loader = DataLoader()
+        self.loader = _LoaderWithoutDeploymentSecrets()
         # Loading templates role names and include targets; no host variables are involved.
         inventory = InventoryManager(loader=self.loader, sources=[str(INVENTORIES["lab"])])
         with _command_line({}):
@@ -274,7 +304,8 @@ class _Builder:
             module = _module(task)
             is_include = isinstance(task, TaskInclude)
             hands_over = isinstance(task, IncludeRole) and bool(HANDOVER_LISTS.intersection(task.vars))
-            if not (is_include or module in RECORDED_MODULES):
+            logs_in = not is_include and (bool(_login_arguments(task)) or _environment_may_log_in(task))
+            if not (is_include or logs_in or module in RECORDED_MODULES):
                 continue
             if is_include and not task.when and not hands_over:
                 open_gates[id(task)] = True   # nothing to render (rendering is the model's cost)
@@ -292,6 +323,8 @@ class _Builder:
                 self.record_writes(index, play, host, task, templar, where)
             elif runs and module == DATABASE_USER_MODULE:
                 self.record_database_users(index, play, host, step, task, templar, where)
+            if runs and logs_in:
+                self.record_logins(index, host, task, templar, where)
 
     def include_vars(self, host, task, templar):
         # As the strategy does with include_vars results: host variables for the rest of the run.
@@ -338,6 +371,45 @@ class _Builder:
             self.model.writes.append(Write(
                 play=index, play_name=play.get_name(), host=host.name, target=target, path=path,
                 role=_role_name(task), task=str(task.name), module=module, settings=settings))
+            # A file written from a loop item that names a user and its password (the rc files).
+            for user, password in credentials(_plain(next(iter(item.values()))) if item else None):
+                self.add_login(index, host, task, "loop item", False, user, password)
+
+    def add_login(self, index, host, task, source, sets, user, password):
+        login = Login(play=index, host=host.name, role=_role_name(task), task=str(task.name), source=source,
+                      sets=sets, user=str(user), password=_plain(password))
+        if login not in self.model.logins:
+            self.model.logins.append(login)
+
+    def record_logins(self, index, host, task, templar, where):
+        """The keystone users and passwords of the task's LOGIN_ARGUMENTS and of its environment."""
+        for name in _login_arguments(task):
+            try:
+                value = _plain(templar.template(task.args[name]))
+            except AnsibleError as error:
+                self.model.notes.add(f"{where}: {name} not renderable ({type(error).__name__})")
+                continue
+            for user, password in credentials(value):
+                self.add_login(index, host, task, name, name in SETTING_ARGUMENTS, user, password)
+        if not _environment_may_log_in(task):
+            return
+        environment = {}
+        try:
+            for part in _plain(templar.template(task.environment)):
+                environment.update(part if isinstance(part, dict) else {})
+        except AnsibleError as error:
+            self.model.notes.add(f"{where}: environment not renderable ({type(error).__name__})")
+            return
+        for user, password in credentials(environment):
+            self.add_login(index, host, task, "environment", False, user, password)
+        if "OS_BOOTSTRAP_PASSWORD" in environment:
+            try:
+                args = _plain(templar.template(task.args))
+            except AnsibleError as error:
+                self.model.notes.add(f"{where}: arguments not renderable ({type(error).__name__})")
+                return
+            for user, password in bootstrap_credentials(args, environment):
+                self.add_login(index, host, task, "environment", True, user, password)
 
     def record_database_users(self, index, play, host, step, task, templar, where):
         # mysql_user loops over the databases: one user (and its password) per item.
@@ -354,8 +426,9 @@ class _Builder:
                 name=str(name), password=_plain(password)))
 
 
-def handover_password_variables() -> dict[str, list[str]]:
-    """{list var: the variables named as `password` in its items}, over every include of site.yml.
+def handover_password_variables(key: str = "password") -> dict[str, list[str]]:
+    """{list var: the variables named as `key` (password, name) in its items}, over every include of
+    site.yml.
 
     E.g. {'mariadb_databases': ['glance_database_password', ...]}. From the tasks as written (no
     inventory needed), so a model can be built with these variables overridden."""
@@ -367,7 +440,7 @@ def handover_password_variables() -> dict[str, list[str]]:
             for list_var in HANDOVER_LISTS.intersection(step.task.vars):
                 items = step.task.vars[list_var]
                 for item in items if isinstance(items, list) else []:
-                    variable = variable_of(item.get("password")) if isinstance(item, dict) else None
+                    variable = variable_of(item.get(key)) if isinstance(item, dict) else None
                     if variable and variable not in found[list_var]:
                         found[list_var].append(variable)
     return found
@@ -375,10 +448,17 @@ def handover_password_variables() -> dict[str, list[str]]:
 
 def main(output: str) -> None:
     """Every model the tests read: each inventory as it is, and with every handed-over password
-    variable set by `-e` (override-<variable>)."""
+    variable and every secret's owner (the role default that reads vault_<secret>) set by `-e`
+    (override-<variable>), as an operator setting each of them in the inventory would."""
     variables = handover_password_variables()
-    overrides = {name: f"override-{name}" for names in variables.values() for name in names}
-    result = {"handover_variables": variables, "overrides": overrides, "models": {}}
+    owners = {name: owner for name in secret_names() if (owner := secret_owner(name))}
+    # The user names too: the service users' names roles hand to keystone_register and the shared
+    # identities' (openstack_admin_user, ...), so a place that names a user another way shows.
+    users = list(dict.fromkeys(handover_password_variables("name")[KEYSTONE_REGISTER_USERS] + shared_user_variables()))
+    overridden_names = [name for names in variables.values() for name in names] + list(owners.values()) + users
+    overrides = {name: f"override-{name}" for name in overridden_names}
+    result = {"handover_variables": variables, "secret_owners": owners, "user_variables": users,
+              "overrides": overrides, "models": {}}
     for inventory in INVENTORIES:
         for label, extra_vars in (("as is", {}), ("overridden", overrides)):
             result["models"][f"{inventory} {label}"] = asdict(_Builder(inventory, extra_vars).build())

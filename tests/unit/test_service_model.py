@@ -6,15 +6,17 @@ one host), with Ansible's own variable precedence and nothing run. These tests r
 
 - each file has one writer, and the writes of a file agree on every option;
 - each secret is read by one variable; every other place reads that variable;
-- every service's keystone password is the one it registers (bug 2: cinder and neutron logged in
-  with a second variable of the same secret);
+- every keystone user is logged in with the password it is registered with, wherever a task or a
+  file uses it (bug 2: cinder and neutron logged in with a second variable of the same secret);
+- with every secret's owner overridden, no place keeps a secret's value;
 - every database user's password is the one its service hands to the mariadb role (bug 1: the
   mariadb role's own list reset it);
 - on an all-in-one host nova.conf keeps its database connections (bug 3: nova_compute removed them).
 
 The password tests build the model with every password variable a role hands to keystone_register
-or to the mariadb role set by `-e`, as an operator overriding one would: a second variable of the
-same secret then shows, because it keeps the secret's value.
+or to the mariadb role, and every secret's owner (the one role default that reads vault_<secret>),
+set by `-e`, as an operator overriding them would: a second variable of the same secret then shows,
+because it keeps the secret's value, and so does a consumer that does not follow the owner.
 
 Known exceptions are listed with their reason in the KNOWN_* ratchets below: a new one fails, and so
 does a listed one that has gone away (then remove it from the list), so the lists only shrink.
@@ -37,9 +39,6 @@ DATABASE_URL = re.compile(r"^mysql(?:\+\w+)?://(?P<user>[^:@/]+):(?P<password>[^
 
 # ---- ratchets: today's known exceptions, each with its reason --------------------------------------------
 
-NOVA_CONF_WRITER = "nova: Configure nova (nova.conf)"
-NEUTRON_CONF = "neutron: Configure neutron (neutron.conf)"
-
 # (inventory, file, its writers): why several tasks write that file on one host. None today. On the
 # tree before the nova roles were merged: the all-in-one nova.conf (nova_controller and nova_compute).
 KNOWN_SHARED_FILES = {}
@@ -49,45 +48,23 @@ KNOWN_SHARED_FILES = {}
 # enabled_backends and nova.conf's [vnc] server_listen there.
 KNOWN_DISAGREEING_OPTIONS = {}
 
-# {secret: (reason, the places that read vault_<secret> besides its one owner)}. The dbpass secrets,
-# cinder_pass and neutron_pass (two variables in neutron_common and neutron_server before) are bugs 1 and 2: not listed.
-KNOWN_EXTRA_SECRET_READERS = {
-    "admin_pass": (
-        ("keystone_register, neutron_networks and nova log in as the bootstrap admin with a"
-        " copy of keystone_admin_password, which their plays cannot see"),
-        ["roles/keystone_register/defaults/main.yml: keystone_register_auth",
-         "roles/neutron_networks/defaults/main.yml: neutron_networks_admin_password",
-         "roles/nova/defaults/main.yml: nova_admin_password"]),
-    "demo_pass": (
-        "the demo user's password in keystone's user list, its rc file and neutron_networks' login",
-        ["roles/keystone/defaults/main.yml: keystone_rc_files",
-         "roles/neutron_networks/defaults/main.yml: neutron_networks_demo_password"]),
-    "placement_pass": (
-        "nova logs in to placement with its own copy of placement_keystone_password",
-        ["roles/nova/defaults/main.yml: nova_placement_password"]),
-    "nova_pass": (
-        "neutron-server's nova notifier logs in as nova with its own copy of nova_keystone_password",
-        ["roles/neutron/defaults/main.yml: neutron_server_nova_password"]),
-    "neutron_pass": (
-        "nova's [neutron] section logs in as neutron with its own copy of neutron_keystone_password",
-        ["roles/nova/defaults/main.yml: nova_neutron_password"]),
-    "metadata_secret": (
-        "nova-api-metadata's copy of the metadata proxy secret (neutron_agents_metadata_secret)",
-        ["roles/nova/defaults/main.yml: nova_metadata_secret"]),
-}
+# {secret: (reason, the places that read vault_<secret> besides its one owner)}. None today. The dbpass
+# secrets, cinder_pass and neutron_pass (two variables in neutron_common and neutron_server before)
+# were bugs 1 and 2; admin_pass, demo_pass, placement_pass, nova_pass, neutron_pass and metadata_secret
+# had copies in the roles that log in with them (keystone_register, neutron_networks, nova, neutron)
+# until those identities moved to cloudlab.openstack.openstack (openstack_admin_*, openstack_demo_*,
+# openstack_<service>_keystone_*, openstack_metadata_secret).
+KNOWN_EXTRA_SECRET_READERS = {}
 
-# (inventory, keystone user, writer, section): why that section logs in as the user with another
-# password than the registered one. The same copies as in KNOWN_EXTRA_SECRET_READERS; cinder's and
-# neutron's own sections are bug 2: not listed.
-KNOWN_FOREIGN_LOGINS = {
-    (inventory, user, writer, section): reason
-    for inventory in ("lab", "aio")
-    for (user, writer, section), reason in {
-        ("placement", NOVA_CONF_WRITER, "placement"): "nova_placement_password: own copy",
-        ("neutron", NOVA_CONF_WRITER, "neutron"): "nova_neutron_password: own copy",
-        ("nova", NEUTRON_CONF, "nova"): "neutron_server_nova_password: own copy",
-    }.items()
-}
+# (inventory, keystone user, writer or task, section or source): why that place logs in as the user
+# with another password than the one it is registered with. None today; before: cinder's and
+# neutron's own sections (bug 2), then nova.conf's [placement] and [neutron] and neutron.conf's [nova]
+# with copies of placement's, neutron's and nova's passwords.
+KNOWN_FOREIGN_LOGINS = {}
+
+# (inventory, secret, role): why a place of that role still holds the secret's value when every
+# secret's owner is overridden. None today; before: the copies of KNOWN_EXTRA_SECRET_READERS.
+KNOWN_UNREPLACED_SECRETS = {}
 
 # (inventory, database user, writer, where): why that place has another password for the user.
 # None today; on the original tree the mariadb role's own list (bug 1).
@@ -120,15 +97,20 @@ def model(models, inventory):
 
 @pytest.fixture
 def overrides(models):
-    """`-e` values for every password variable a role hands over: override-<variable>."""
+    """`-e` values for every password variable a role hands over and every secret's owner:
+    override-<variable>."""
     assert models.handover_variables[sm.KEYSTONE_REGISTER_USERS], "no role hands a password to keystone_register"
     assert models.handover_variables[sm.MARIADB_DATABASES], "no role hands a password to the mariadb role"
+    assert models.secret_owners, "no secret has an owner to override"
+    assert set(models.secret_owners.values()) <= set(models.overrides), "a secret's owner is not overridden"
+    assert "openstack_admin_user" in models.user_variables, "the shared identities' user names are not overridden"
     return models.overrides
 
 
 @pytest.fixture
 def overridden_model(models, inventory, overrides):
-    """site.yml on the inventory with every handed-over password variable set by `-e`."""
+    """site.yml on the inventory with every handed-over password variable and every secret's owner
+    set by `-e`."""
     return checked(models.overridden[inventory])
 
 
@@ -207,63 +189,110 @@ def test_each_secret_is_read_by_one_variable(secret):
                       f" vault_{secret}, remove them from the list: {gone}")
 
 
-# ---- every service's keystone password is the one it registers --------------------------------------------
+# ---- every keystone user logs in with the password it is registered with ---------------------------------
 
 def registered_users(model, overrides, problems):
-    """{keystone user: (password it is registered with, the variable handed over)}.
+    """{keystone user: (the password it is registered with, where)}: the service users roles hand to
+    keystone_register, and the users a task sets itself (keystone-manage bootstrap's admin, the
+    keystone role's users).
 
-    Each registered password must be its variable's `-e` value: else the override did not reach
-    keystone."""
+    Each registered password must be an `-e` value (a handed-over variable's, a secret owner's):
+    else the override did not reach keystone."""
     registered = {}
     for include, raw, rendered in sm.password_handovers(model, sm.KEYSTONE_REGISTER_USERS):
         user, variable = rendered["name"], sm.variable_of(raw["password"])
-        key = (model.inventory_name, user, f"{include.role}: include of keystone_register", "password")
+        where = f"{include.role}: include of keystone_register"
+        key = (model.inventory_name, user, where, "password")
         if variable is None:
             problems[key] = f"hands over {raw['password']!r}: not one variable, the inventory cannot set it"
         elif rendered["password"] != overrides[variable]:
             problems[key] = f"registers {rendered['password']!r} although {variable} is {overrides[variable]!r}"
-        else:
-            registered[user] = (rendered["password"], variable)
+        elif registered.setdefault(user, (rendered["password"], where))[0] != rendered["password"]:
+            problems[key] = (f"registers {user} with {rendered['password']!r},"
+                             f" {registered[user][1]} with {registered[user][0]!r}")
+    for login in model.logins:
+        if not login.sets:
+            continue
+        key = (model.inventory_name, login.user, f"{login.role}: {login.task}", login.source)
+        if registered.setdefault(login.user, (login.password, login.user_of))[0] != login.password:
+            problems[key] = (f"sets {login.user}'s password to {login.password!r},"
+                             f" {registered[login.user][1]} to {registered[login.user][0]!r}")
+        elif login.password not in overrides.values():
+            problems[key] = (f"sets {login.user}'s password to {login.password!r}, which no overridden variable"
+                             " gave it: it reads no secret's owner")
     return registered
 
 
-def stale_secrets(registered):
-    """{the secret's fake value: user} for each registered user whose variable reads a secret.
-
-    After `-e variable=...` no file should hold that secret's value any more: what still does reads
-    the secret through a second variable."""
-    user_of = {variable: user for user, (_, variable) in registered.items()}
-    stale = {}
-    for secret in sm.secret_names():
-        for reader in sm.secret_readers(secret):
-            variable = reader.rpartition(": ")[2]
-            if "/defaults/" in reader and variable in user_of:
-                stale[sm.fake_secrets()[f"vault_{secret}"]] = user_of[variable]
-    return stale
-
-
 def test_keystone_password_is_the_registered_one(overridden_model, inventory, overrides):
-    """With every registered password set by `-e`: each config section that logs in as a registered
-    user (username) has the registered password, and no file holds the secret it replaced."""
+    """With every registered password and every secret's owner set by `-e`: each config section that
+    logs in as a keystone user (username) and each task that does (a module's auth, the OpenStack
+    client's environment, an rc file) uses a registered user with its registered password."""
     model = overridden_model
     problems = {}
     registered = registered_users(model, overrides, problems)
     assert registered or problems, f"no keystone user registered on {inventory}"
-    stale = stale_secrets(registered)
+    assert model.logins, f"no task logs in to keystone on {inventory}: the model records no logins"
+
+    def check(user, password, key, place):
+        if user not in registered:
+            problems[key] = f"{place} logs in as {user}, which no task registers"
+        elif password != registered[user][0]:
+            problems[key] = (f"{place} logs in as {user} with {password!r}, registered with"
+                             f" {registered[user][0]!r} ({registered[user][1]})")
+
     for write in model.writes:
         for section, options in sections(write):
-            user = options.get("username")
-            if user in registered and "password" in options and options["password"] != registered[user][0]:
-                problems[(inventory, user, write.writer, section)] = (
-                    f"{write.target}:{write.path} [{section}] logs in as {user} with {options['password']!r},"
-                    f" registered with {registered[user][0]!r}")
-            for option, value in options.items():
-                for old, owner in stale.items():
-                    if isinstance(value, str) and old in value:
-                        problems.setdefault((inventory, owner, write.writer, section), (
-                            f"{write.target}:{write.path} [{section}] {option} still holds {old!r}, the secret"
-                            f" of {owner}'s password, registered as {registered[owner][0]!r}"))
+            if "username" in options and "password" in options:
+                check(options["username"], options["password"], (inventory, options["username"], write.writer, section),
+                      f"{write.target}:{write.path} [{section}]")
+    for login in model.logins:
+        if not login.sets:
+            check(login.user, login.password, (inventory, login.user, f"{login.role}: {login.task}", login.source),
+                  f"{login.host}: {login.user_of}")
     check_ratchet(problems, known_on(KNOWN_FOREIGN_LOGINS, inventory), "keystone passwords that are not the registered one")
+
+
+# ---- overriding a secret's owner replaces the secret everywhere ---------------------------------------------
+
+def places_holding(model, value):
+    """The places of the model that hold `value` (as a whole string or in one): (role, what)."""
+    def holds(data):
+        if isinstance(data, str):
+            return value in data
+        if isinstance(data, dict):
+            return any(holds(item) for item in data.values())
+        if isinstance(data, list):
+            return any(holds(item) for item in data)
+        return False
+
+    for write in model.writes:
+        if holds(write.settings):
+            yield write.role, f"{write.target}:{write.path} ({write.task})"
+    for login in model.logins:
+        if holds(login.password):
+            yield login.role, f"{login.host}: {login.user_of}, as {login.user}"
+    for include in model.includes:
+        if holds(include.vars):
+            yield include.role, f"{include.host}: include of {include.included}"
+    for user in model.database_users:
+        if holds(user.password):
+            yield user.role, f"{user.host}: database user {user.name}"
+
+
+def test_overriding_a_secret_owner_replaces_the_secret(models, overridden_model, inventory):
+    """With every secret's owner (the role default reading vault_<secret>) set by `-e`, no file, login,
+    handed-over list or database user still holds a secret's value: every place follows the owner.
+
+    A place that still does reads the secret another way than through its owner; a secret read by
+    several variables has no owner to override (test_each_secret_is_read_by_one_variable)."""
+    problems = {}
+    for secret in sm.secret_names():
+        owner = models.secret_owners.get(secret)
+        for role, place in places_holding(overridden_model, sm.fake_secrets()[f"vault_{secret}"]):
+            problems.setdefault((inventory, secret, role), (
+                f"{place} holds the value of vault_{secret} although its owner {owner} is overridden" if owner
+                else f"{place} holds the value of vault_{secret}, which has no single owner to override"))
+    check_ratchet(problems, known_on(KNOWN_UNREPLACED_SECRETS, inventory), "secrets not replaced by their owner's override")
 
 
 # ---- every database password is the one its service hands to the mariadb role -----------------------------
@@ -348,3 +377,29 @@ def test_aio_inventory_mirrors_the_lab(models):
     assert needed, "no lab group variable is read by a role"
     assert needed <= set(aio_vars), f"the all-in-one inventory lacks {sorted(needed - set(aio_vars))}"
     assert not [name for name in aio_vars if name.startswith("ansible_ssh")], "no SSH settings in the all-in-one"
+
+
+# ---- the model's readers of credentials ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, found", [
+    ({"auth_url": "http://k:5000/v3", "username": "admin", "password": "p", "project_name": "admin"}, [("admin", "p")]),
+    ({"OS_AUTH_URL": "u", "OS_USERNAME": "demo", "OS_PASSWORD": "d", "OS_PROJECT_NAME": "demo"}, [("demo", "d")]),
+    ([{"name": "demo", "password": "d", "roles": [{"role": "member", "project": "demo"}]}, {"name": "service"}],
+     [("demo", "d")]),
+    ({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "password": "a"}}}}},
+     [("admin", "a")]),
+    ({"DEBIAN_FRONTEND": "noninteractive"}, []),
+    ("<runtime item>", []),
+])
+def test_credentials_finds_every_user_with_a_password(value, found):
+    assert list(sm.credentials(value)) == found
+
+
+@pytest.mark.parametrize("args, environment, found", [
+    ({"argv": ["keystone-manage", "bootstrap", "--bootstrap-username", "root", "--bootstrap-project-name", "x"]},
+     {"OS_BOOTSTRAP_PASSWORD": "a"}, [("root", "a")]),
+    ({"argv": ["keystone-manage", "bootstrap"]}, {"OS_BOOTSTRAP_PASSWORD": "a"}, [("admin", "a")]),
+    ({"argv": ["openstack", "flavor", "list"]}, {"OS_PASSWORD": "a"}, []),
+])
+def test_bootstrap_credentials(args, environment, found):
+    assert list(sm.bootstrap_credentials(args, environment)) == found
