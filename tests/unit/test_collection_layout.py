@@ -55,3 +55,15 @@ def test_no_play_but_the_secrets_step_loads_secrets():
             if "cloudlab.openstack.secrets" in roles + main_imports:
                 uses.setdefault(playbook.name, []).append(play.get("name"))
     assert uses == {"secrets.yml": ["Secrets of the deployment"]}
+
+
+def test_every_test_file_compiles():
+    """The molecule scenarios' tests run only in CI's last stage, after an hour of deploying: a
+    syntax error there must fail here, in seconds."""
+    broken = []
+    for path in sorted([*(TOP / "molecule").rglob("*.py"), *(TOP / "tests").rglob("*.py"), *(TOP / "benchmarks").rglob("*.py")]):
+        try:
+            compile(path.read_text(), str(path), "exec")
+        except SyntaxError as error:
+            broken.append(f"{path.relative_to(TOP)}:{error.lineno}: {error.msg}")
+    assert not broken, broken

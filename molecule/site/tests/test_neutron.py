@@ -156,7 +156,7 @@ def test_gre_tunnels_between_network_and_compute_nodes():
 def test_wrong_local_ip_is_refused_and_nothing_changes():
     before = node(NETWORK).file("/etc/neutron/plugins/ml2/openvswitch_agent.ini").content_string
     run = ansible_playbook(TOP / "playbooks" / "neutron.yml", "--limit", NETWORK, "--tags", "neutron_ovs_agent",
-                           "-e", "tunnel_ip=10.0.100.99", *timeout=600)
+                           "-e", "tunnel_ip=10.0.100.99", timeout=600)
     assert run.returncode != 0
     # molecule's ansible.cfg sends failures to stderr (display_failed_stderr); the yaml result
     # format folds long messages over several lines

@@ -51,7 +51,7 @@ def changed_tasks(result):
 def swift_play(*args, inventories=()):
     """playbooks/swift.yml on the lab with the scenario's secrets; returns the process and its
     json report."""
-    run = ansible_playbook(SWIFT_PLAYBOOK, **args, inventories=inventories, json_report=True)
+    run = ansible_playbook(SWIFT_PLAYBOOK, *args, inventories=inventories, json_report=True)
     return run, report(run)
 
 
