@@ -301,6 +301,22 @@ def test_database_password_has_one_owner(overridden_model, inventory, overrides)
     check_ratchet(problems, known_on(KNOWN_DATABASE_PASSWORD_COPIES, inventory), "database passwords with two owners")
 
 
+# ---- role calls without Ansible's argument validation are valid --------------------------------------------
+
+def test_unvalidated_role_calls_match_their_argument_specs(model, inventory):
+    """Every role call that sets rolespec_validate: false (the service roles' calls of the internal
+    role cloudlab.openstack.service, and its own calls of mariadb and keystone_register) passes the
+    entry point's meta/argument_specs.yml on every host it runs on, with the values rendered for that
+    host, as validate_argument_spec would at run time: a run spends no task per call on it."""
+    assert [call for call in model.calls if call.called == "service"], f"no call of the service role on {inventory}"
+    problems = defaultdict(set)
+    for call in model.calls:
+        for error in call.errors:
+            problems[(call.role, f"{call.called}/{call.entry_point}", error)].add(call.host)
+    assert not problems, "\n".join(f"{role} calls {entry}: {error} (on {sorted(hosts)})"
+                                    for (role, entry, error), hosts in sorted(problems.items()))
+
+
 # ---- the all-in-one nova.conf keeps its database ----------------------------------------------------------
 
 @pytest.mark.parametrize("section", ["database", "api_database"])
