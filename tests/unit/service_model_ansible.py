@@ -115,9 +115,11 @@ C.CACHE_PLUGIN = "ansible.builtin.memory"
 
 @contextlib.contextmanager
 def _command_line(extra_vars: dict[str, Any]) -> Iterator[None]:
-    """What ansible-playbook's command line sets and a VariableManager reads: `-e` extra vars."""
+    """What ansible-playbook's command line sets and a VariableManager reads: `-e` extra vars, and
+    no --tags (ansible_run_tags is [all]: cinder and neutron choose their components by it)."""
     saved = context.CLIARGS
-    context.CLIARGS = ImmutableDict(extra_vars=(json.dumps(extra_vars),) if extra_vars else ())
+    context.CLIARGS = ImmutableDict(extra_vars=(json.dumps(extra_vars),) if extra_vars else (),
+                                    tags=("all",), skip_tags=())
     # load_extra_vars keeps the first non-empty `-e` it parsed on itself, for the life of the process.
     load_extra_vars.extra_vars = None
     try:
