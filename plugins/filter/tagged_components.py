@@ -57,7 +57,8 @@ from ansible.errors import AnsibleFilterError
 def tagged_components(component_tags, run_tags, role_tag):
     """[component, ...] a run with `run_tags` deploys (see DOCUMENTATION)."""
     if not isinstance(component_tags, dict):
-        raise AnsibleFilterError("tagged_components: the input must be {component: tag}, not %r" % (component_tags,))
+        raise AnsibleFilterError(
+            "tagged_components: the input must be {component: tag}, not %r" % (component_tags,))
     if isinstance(run_tags, str):
         run_tags = [run_tags]
     run_tags = set(run_tags or [])
