@@ -8,9 +8,12 @@ task on that host and nothing run:
   openstack_config, the settings map it writes, for sysctl the kernel parameter as a one-option map
   (Model.writes, in run order);
 - the database users a task creates and their passwords (mysql_user: Model.database_users);
-- the include_role calls that hand a list of {name, password} to another role (the service users
-  for keystone_register, the databases for the mariadb role), with their `vars:` as written and
-  rendered (Model.includes);
+- the include_role and import_role calls that hand a list of {name, password} to another role (the
+  service users for keystone_register, the databases for the mariadb role, through the internal
+  role cloudlab.openstack.service), with those lists as written and rendered (Model.includes);
+- the calls of a role's entry point that skip Ansible's argument validation (rolespec_validate:
+  false, the service roles' calls of cloudlab.openstack.service), validated here instead against the
+  entry point's meta/argument_specs.yml with the values rendered for the host (Model.calls).
 - the keystone users and passwords a task uses outside the files it writes (Model.logins): the
   `auth` of our keystone modules, the OpenStack client's OS_* environment, the admin token request,
   the users keystone-manage bootstrap and the keystone role's keystone_identity task set, the
@@ -66,12 +69,21 @@ FILE_WRITER_DEFAULT_PATHS = {"ansible.posix.sysctl": "/etc/sysctl.conf"}
 KEY_VALUE_WRITERS = {"ansible.posix.sysctl": ("sysctl", "name", "value")}
 # The database user a task creates, with its password (community.mysql.mysql_user's name, password).
 DATABASE_USER_MODULE = "community.mysql.mysql_user"
-# The service users a role registers: the `vars:` of its include_role of keystone_register.
+# The service users a role registers: the list it hands to keystone_register, through
+# cloudlab.openstack.service (tasks_from: register, service_keystone_users) or directly.
 KEYSTONE_REGISTER_USERS = "keystone_register_users"
-# The databases a role has the mariadb role create (include_role tasks_from database.yml).
+# The databases a role has the mariadb role create (tasks_from: database), through
+# cloudlab.openstack.service (tasks_from: database, service_databases) or directly.
 MARIADB_DATABASES = "mariadb_databases"
-# The lists of {name, password} a role hands to another role: rendered in Include.vars.
-HANDOVER_LISTS = {KEYSTONE_REGISTER_USERS, MARIADB_DATABASES}
+# The `vars:` of an include_role or import_role that hand over a list of {name, password}, and which
+# of the two lists above each is. A value that names one variable of the calling role's vars or
+# defaults (service_databases: "{{ __glance_databases }}") hands over that variable's items.
+HANDOVER_LISTS = {
+    KEYSTONE_REGISTER_USERS: KEYSTONE_REGISTER_USERS,
+    "service_keystone_users": KEYSTONE_REGISTER_USERS,
+    MARIADB_DATABASES: MARIADB_DATABASES,
+    "service_databases": MARIADB_DATABASES,
+}
 INCLUDE_VARS = "ansible.builtin.include_vars"
 RECORDED_MODULES = {INCLUDE_VARS, DATABASE_USER_MODULE, *FILE_WRITERS}
 # The module arguments that carry a keystone user and its password (Model.logins), with the modules
@@ -137,14 +149,25 @@ class DatabaseUser:
 
 @dataclass(frozen=True)
 class Include:
-    """An include_role that hands a HANDOVER_LISTS list to another role."""
+    """An include_role or import_role that hands a HANDOVER_LISTS list to another role."""
     play: int
     host: str
     role: str          # the including role ('' for a play's own tasks)
     included: str      # short name of the included role
     tasks_from: str
-    raw_vars: dict     # its `vars:` as written
-    vars: dict         # its HANDOVER_LISTS, rendered for host
+    raw_vars: dict     # {KEYSTONE_REGISTER_USERS or MARIADB_DATABASES: the items as written}
+    vars: dict         # the same lists, rendered for host
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of a role's entry point without Ansible's argument validation, validated here."""
+    play: int
+    host: str
+    role: str          # the calling role ('' for a play's own tasks)
+    called: str        # short name of the called role
+    entry_point: str
+    errors: list       # what the entry point's argument spec refuses (empty: valid)
 
 
 @dataclass(frozen=True)
@@ -175,6 +198,7 @@ class Model:
     database_users: list[DatabaseUser] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     logins: list[Login] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     notes: set[str] = field(default_factory=set)   # what could not be rendered without a run
 
     @classmethod
@@ -185,6 +209,7 @@ class Model:
                    database_users=[DatabaseUser(**user) for user in data["database_users"]],
                    includes=[Include(**include) for include in data["includes"]],
                    logins=[Login(**login) for login in data["logins"]],
+                   calls=[Call(**call) for call in data["calls"]],
                    notes=set(data["notes"]))
 
 
@@ -231,8 +256,8 @@ def variable_of(expression: Any) -> str | None:
 
 
 def password_handovers(model: Model, list_var: str) -> Iterator[tuple[Include, dict, dict]]:
-    """The {name, password} items roles hand over in `list_var` (KEYSTONE_REGISTER_USERS,
-    MARIADB_DATABASES) of their include_role `vars:`: (include, raw item, item rendered for its host)."""
+    """The {name, password} items roles hand over as `list_var` (KEYSTONE_REGISTER_USERS,
+    MARIADB_DATABASES) in their calls' `vars:`: (include, raw item, item rendered for its host)."""
     for include in model.includes:
         raw_items = include.raw_vars.get(list_var)
         rendered_items = include.vars.get(list_var) or []

@@ -8,8 +8,9 @@ ansible_collections.cloudlab.openstack as a plain package, which the loader cann
 from. Here nothing else is loaded first.
 
 How a model is built: playbooks/site.yml is loaded with Playbook.load (import_playbook, roles, their
-meta dependencies and import_tasks are resolved by Ansible itself); every play's tasks are walked in
-run order, following include_tasks and include_role as the strategy would (_Site). Then, for each
+meta dependencies, import_tasks and import_role are resolved by Ansible itself); every play's tasks
+are walked in run order, following include_tasks and include_role as the strategy would, and each
+import_role is a step of its own before its first task (_Site). Then, for each
 inventory and each host a play's pattern matches, each task is rendered with the variables Ansible
 gives that task on that host, VariableManager.get_vars(play, host, task): role defaults of the role
 and its dependencies, inventory, include params, `-e` extra vars, magic variables (_Builder).
@@ -31,6 +32,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 # The caller (service_model.load_models) sets ANSIBLE_CONFIG to the checkout's ansible.cfg and
 # ANSIBLE_CACHE_PLUGIN=memory (the checkout's jsonfile fact cache holds the lab's real facts: never
 # read or written here) before this process imports Ansible.
@@ -38,6 +41,7 @@ from ansible import constants as C
 from ansible import context
 from ansible.errors import AnsibleError
 from ansible.inventory.manager import InventoryManager
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.collections import ImmutableDict
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook import Playbook
@@ -54,7 +58,7 @@ from ansible.vars.manager import VariableManager
 from service_model import (DATABASE_USER_MODULE, FILE_WRITER_DEFAULT_PATHS, FILE_WRITERS, HANDOVER_LISTS,
                            INCLUDE_VARS, INVENTORIES, KEY_VALUE_WRITERS, KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS,
                            LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT, SETTING_ARGUMENTS, SITE,
-                           DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
+                           Call, DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
                            fake_secrets, secret_names, secret_owner, shared_user_variables, variable_of)
 
 
@@ -114,9 +118,11 @@ C.CACHE_PLUGIN = "ansible.builtin.memory"
 
 @contextlib.contextmanager
 def _command_line(extra_vars: dict[str, Any]) -> Iterator[None]:
-    """What ansible-playbook's command line sets and a VariableManager reads: `-e` extra vars."""
+    """What ansible-playbook's command line sets and a VariableManager reads: `-e` extra vars, and
+    no --tags (ansible_run_tags is [all]: cinder and neutron choose their components by it)."""
     saved = context.CLIARGS
-    context.CLIARGS = ImmutableDict(extra_vars=(json.dumps(extra_vars),) if extra_vars else ())
+    context.CLIARGS = ImmutableDict(extra_vars=(json.dumps(extra_vars),) if extra_vars else (),
+                                    tags=("all",), skip_tags=())
     # load_extra_vars keeps the first non-empty `-e` it parsed on itself, for the life of the process.
     load_extra_vars.extra_vars = None
     try:
@@ -188,22 +194,52 @@ class _Site:
         with _command_line({}):
             self.vm = VariableManager(loader=self.loader, inventory=inventory)
         self.plays = Playbook.load(str(SITE), variable_manager=self.vm, loader=self.loader).get_plays()
-        self.steps = [list(self._walk(play, play.compile(), (), None)) for play in self.plays]
+        self.steps = [list(self._walk(play, play.compile(), (), None, set())) for play in self.plays]
         self._check_roles_come_from_root()
 
-    def _walk(self, play, blocks, gates, owner) -> Iterator[_Step]:
+    def _walk(self, play, blocks, gates, owner, seen) -> Iterator[_Step]:
         for block in blocks:
             for task in block.block + block.rescue + block.always:
                 if isinstance(task, Block):
-                    yield from self._walk(play, [task], gates, owner)
+                    yield from self._walk(play, [task], gates, owner, seen)
                     continue
-                step = _Step(task, gates, owner if owner is not None else _role_name(task))
+                # The import_role calls this task sits under and that have not been seen yet: a step
+                # each, before it (their `when` is their tasks' too, so they gate nothing).
+                for imported in self._new_imports(task, seen):
+                    yield _Step(imported, gates, owner if owner is not None else self._owner(imported))
+                step = _Step(task, gates, owner if owner is not None else self._owner(task))
                 yield step
                 if isinstance(task, IncludeRole):
+                    seen.add(task._uuid)
                     included, _handlers = task.get_block_list(play=play, variable_manager=self.vm, loader=self.loader)
-                    yield from self._walk(play, included, gates + (task,), step.owner)
+                    yield from self._walk(play, included, gates + (task,), step.owner, seen)
                 elif isinstance(task, TaskInclude) and _module(task) in C._ACTION_INCLUDE_TASKS:
-                    yield from self._walk(play, self._included_tasks(play, task), gates + (task,), step.owner)
+                    yield from self._walk(play, self._included_tasks(play, task), gates + (task,), step.owner, seen)
+
+    @staticmethod
+    def _owner(task) -> str:
+        """The role that runs `task`: the outermost role whose tasks import it (glance for
+        cloudlab.openstack.service's tasks imported by glance), else its own."""
+        owner = _role_name(task)
+        parent = task._parent
+        while parent is not None:
+            if isinstance(parent, IncludeRole):
+                owner = _role_name(parent) or owner
+            parent = getattr(parent, "_parent", None)
+        return owner
+
+    @staticmethod
+    def _new_imports(task, seen) -> list:
+        """The role calls above `task` (outermost first) not seen yet: import_role's, since an
+        include_role is seen when it is walked, before its tasks."""
+        found = []
+        parent = task._parent
+        while parent is not None:
+            if isinstance(parent, IncludeRole) and parent._uuid not in seen:
+                seen.add(parent._uuid)
+                found.append(parent)
+            parent = getattr(parent, "_parent", None)
+        return found[::-1]
 
     def _included_tasks(self, play, task):
         # As StrategyBase._load_included_file does, for a file of the role's tasks/ (or the play's).
@@ -224,6 +260,32 @@ class _Site:
                 if step.task._role and not Path(step.task._role._role_path).resolve().is_relative_to(ROOT):
                     raise RuntimeError(f"role {step.task._role.get_name()} loaded from {step.task._role._role_path},"
                                        f" not from {ROOT}: cloudlab.openstack resolves elsewhere")
+
+
+def handovers(task) -> dict[str, list]:
+    """{KEYSTONE_REGISTER_USERS or MARIADB_DATABASES: the items as written} that a role call hands
+    over: a list in its `vars:`, or the items of the one variable a `vars:` value names, from the
+    calling role's vars/main.yml or defaults. Empty lists hand over nothing."""
+    found = {}
+    role = task._role
+    for name, kind in HANDOVER_LISTS.items():
+        if name not in task.vars:
+            continue
+        value = task.vars[name]
+        named = variable_of(value)
+        if named and role is not None:
+            value = role._role_vars.get(named, role._default_vars.get(named))
+        if isinstance(value, list) and value:
+            found[kind] = _plain(value)
+    return found
+
+
+def argument_spec(task) -> tuple[str, dict]:
+    """(entry point, its options) of the role a role call runs (meta/argument_specs.yml)."""
+    entry_point = str((task._from_files or {}).get("tasks", "main")).removesuffix(".yml").removesuffix(".yaml")
+    path = Path(task._role_path) / "meta" / "argument_specs.yml"
+    specs = (yaml.safe_load(path.read_text()) or {}).get("argument_specs", {}) if path.is_file() else {}
+    return entry_point, (specs.get(entry_point) or {}).get("options") or {}
 
 
 @cache
@@ -293,7 +355,7 @@ class _Builder:
 
     def run_play_on_host(self, index, play, steps, host, first):
         """The play's tasks for one host, in order: includes gate their tasks, include_vars adds
-        variables, writers and database users are recorded."""
+        variables, writers, database users and role calls are recorded."""
         open_gates: dict[int, bool] = {}
         for step in steps:
             task = step.task
@@ -303,11 +365,12 @@ class _Builder:
                 continue
             module = _module(task)
             is_include = isinstance(task, TaskInclude)
-            hands_over = isinstance(task, IncludeRole) and bool(HANDOVER_LISTS.intersection(task.vars))
+            hands_over = isinstance(task, IncludeRole) and bool(handovers(task))
+            unvalidated = isinstance(task, IncludeRole) and not task.rolespec_validate
             logs_in = not is_include and (bool(_login_arguments(task)) or _environment_may_log_in(task))
             if not (is_include or logs_in or module in RECORDED_MODULES):
                 continue
-            if is_include and not task.when and not hands_over:
+            if is_include and not task.when and not hands_over and not unvalidated:
                 open_gates[id(task)] = True   # nothing to render (rendering is the model's cost)
                 continue
             where = f"{play.get_name()} / {host.name} / {_role_name(task) or 'play'}: {task.name}"
@@ -317,6 +380,8 @@ class _Builder:
                 open_gates[id(task)] = runs
                 if hands_over and runs:
                     self.record_include(index, host, task, templar, where)
+                if unvalidated and runs:
+                    self.record_call(index, host, task, templar, where)
             elif runs and module == INCLUDE_VARS:
                 self.include_vars(host, task, templar)
             elif runs and module in FILE_WRITERS:
@@ -338,16 +403,37 @@ class _Builder:
         # Only the handed-over lists are rendered: rendering is what a model costs. (Rendering
         # keystone_identity's `users` inside keystone_register instead would cost seconds per call:
         # ansible.utils.remove_keys deep-copies every variable of the host.)
-        raw = dict(task.vars)
+        raw = handovers(task)
         rendered = {}
-        for key in HANDOVER_LISTS.intersection(raw):
-            try:
-                rendered[key] = _plain(templar.template(raw[key]))
-            except AnsibleError as error:
-                self.model.notes.add(f"{where}: {key} not renderable ({error})")
+        for name, kind in HANDOVER_LISTS.items():
+            if kind in raw and name in task.vars:
+                try:
+                    rendered[kind] = _plain(templar.template(task.vars[name]))
+                except AnsibleError as error:
+                    self.model.notes.add(f"{where}: {name} not renderable ({error})")
         self.model.includes.append(Include(
             play=index, host=host.name, role=_role_name(task), included=task._role_name.split(".")[-1],
-            tasks_from=(task._from_files or {}).get("tasks", "main.yml"), raw_vars=_plain(raw), vars=rendered))
+            tasks_from=(task._from_files or {}).get("tasks", "main.yml"), raw_vars=raw, vars=rendered))
+
+    def record_call(self, index, host, task, templar, where):
+        """What validate_argument_spec would say about this call on host: each option of the entry
+        point's spec that the call's variables define, rendered, checked with Ansible's validator."""
+        entry_point, options = argument_spec(task)
+        errors = []
+        if not options and entry_point != "main":
+            errors.append(f"no argument spec for entry point {entry_point!r}")
+        values = {}
+        for name in options:
+            if name in templar.available_variables:
+                try:
+                    values[name] = _plain(templar.template(templar.available_variables[name]))
+                except AnsibleError as error:
+                    errors.append(f"{name} not renderable: {error}")
+        result = ArgumentSpecValidator(options).validate(values)
+        errors += [str(error) for error in result.errors]
+        self.model.calls.append(Call(play=index, host=host.name, role=_role_name(task),
+                                     called=task._role_name.split(".")[-1], entry_point=entry_point,
+                                     errors=sorted(set(errors))))
 
     def record_writes(self, index, play, host, task, templar, where):
         module = _module(task)
@@ -434,22 +520,21 @@ class _Builder:
 
 
 def handover_password_variables(key: str = "password") -> dict[str, list[str]]:
-    """{list var: the variables named as `key` (password, name) in its items}, over every include of
+    """{list: the variables named as `key` (password, name) in its items}, over every role call of
     site.yml.
 
-    E.g. {'mariadb_databases': ['glance_database_password', ...]}. From the tasks as written (no
-    inventory needed), so a model can be built with these variables overridden."""
-    found: dict[str, list[str]] = {name: [] for name in sorted(HANDOVER_LISTS)}
+    E.g. {'mariadb_databases': ['glance_database_password', ...]}. From the tasks and role data as
+    written (no inventory needed), so a model can be built with these variables overridden."""
+    found: dict[str, list[str]] = {kind: [] for kind in sorted(set(HANDOVER_LISTS.values()))}
     for steps in _site().steps:
         for step in steps:
             if not isinstance(step.task, IncludeRole):
                 continue
-            for list_var in HANDOVER_LISTS.intersection(step.task.vars):
-                items = step.task.vars[list_var]
-                for item in items if isinstance(items, list) else []:
+            for kind, items in handovers(step.task).items():
+                for item in items:
                     variable = variable_of(item.get(key)) if isinstance(item, dict) else None
-                    if variable and variable not in found[list_var]:
-                        found[list_var].append(variable)
+                    if variable and variable not in found[kind]:
+                        found[kind].append(variable)
     return found
 
 

@@ -331,6 +331,26 @@ def test_database_password_has_one_owner(overridden_model, inventory, overrides)
     check_ratchet(problems, known_on(KNOWN_DATABASE_PASSWORD_COPIES, inventory), "database passwords with two owners")
 
 
+# ---- role calls without Ansible's argument validation are valid --------------------------------------------
+
+def test_unvalidated_role_calls_match_their_argument_specs(model, inventory):
+    """Every role call that sets rolespec_validate: false (the service roles' calls of the internal
+    role cloudlab.openstack.service, and its own calls of mariadb and keystone_register) passes the
+    entry point's meta/argument_specs.yml on every host it runs on, with the values rendered for that
+    host, as validate_argument_spec would at run time: a run spends no task per call on it."""
+    called = {call.entry_point for call in model.calls if call.called == "service"}
+    entry_points = set(yaml.safe_load((sm.ROOT / "roles" / "service" / "meta" / "argument_specs.yml").read_text())
+                       ["argument_specs"]) - {"main"}
+    assert called == entry_points, f"entry points of the service role no call of site.yml validates on {inventory}:" \
+                                   f" {sorted(entry_points - called)}"
+    problems = defaultdict(set)
+    for call in model.calls:
+        for error in call.errors:
+            problems[(call.role, f"{call.called}/{call.entry_point}", error)].add(call.host)
+    assert not problems, "\n".join(f"{role} calls {entry}: {error} (on {sorted(hosts)})"
+                                    for (role, entry, error), hosts in sorted(problems.items()))
+
+
 # ---- the all-in-one nova.conf keeps its database ----------------------------------------------------------
 
 @pytest.mark.parametrize("section", ["database", "api_database"])
