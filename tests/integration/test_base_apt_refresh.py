@@ -48,7 +48,7 @@ class TrickleServer(socketserver.ThreadingTCPServer):
 def stalled_mirror(lab_nodes):
     """A trickling mirror on the host's lab address, named in NODE's apt sources; removed after."""
     lab_nodes([NODE])
-    group_vars = yaml.safe_load((TOP / "inventory" / "lab" / "group_vars" / "all.yml").read_text())
+    group_vars = yaml.safe_load((TOP / "inventory" / "lab" / "group_vars" / "all" / "main.yml").read_text())
     server = TrickleServer((group_vars["lab_host_internal_ip"], 0), Trickle)
     server.stopping = threading.Event()
     threading.Thread(target=server.serve_forever, daemon=True).start()
