@@ -41,16 +41,8 @@ BROKEN = {
 
 def site(case, playbook="site.yml", *extra):
     """Runs a playbook on the lab table with the case laid over it; returns the finished process."""
-    sources = ["-i", str(CASES / case)] if case in STANDALONE else ["-i", str(TOP / "inventory" / "lab"), "-i", str(CASES / case)]
-    # Facts in memory only: "osnetwork" is played by this machine in some cases, and ansible.cfg's
-    # fact cache on disk would hand this machine's facts to the next run against the real osnetwork
-    # for two hours (test_neutron_network.py failed its local_ip check on them).
-    env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
-               PATH=f"{TOP / '.venv' / 'bin'}:{os.environ['PATH']}")
-    cmd = ["ansible-playbook", *sources, str(TOP / "playbooks" / playbook),
-           "-e", "ansible_host=192.0.2.1", "-e", "ansible_ssh_common_args='-o ConnectTimeout=2'", *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=TOP, timeout=300)
+    sources = [CASES / case] if case in STANDALONE else [TOP / "inventory" / "lab", CASES / case]
+    return run_on(sources, playbook, *extra)
 
 
 def started_plays(output):
@@ -80,13 +72,20 @@ def own_inventory(tmp_path):
     return inventory
 
 
-def run_on(inventory, playbook, *extra, vault_password_file=None):
+def run_on(inventories, playbook, *extra, vault_password_file=None):
+    """ansible-playbook of playbooks/<playbook> on the inventory sources given (one path or a list,
+    later ones win), every node pointed at an unroutable address; returns the finished process."""
+    sources = [arg for inventory in ([inventories] if isinstance(inventories, Path) else inventories)
+               for arg in ("-i", str(inventory))]
+    # Facts in memory only: "osnetwork" is played by this machine in some cases, and ansible.cfg's
+    # fact cache on disk would hand this machine's facts to the next run against the real osnetwork
+    # for two hours (test_neutron_network.py failed its local_ip check on them).
     env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
                PATH=f"{TOP / '.venv' / 'bin'}:{os.environ['PATH']}")
     if vault_password_file:
         env["CLOUDLAB_VAULT_PASSWORD_FILE"] = str(vault_password_file)
-    cmd = ["ansible-playbook", "-i", str(inventory), str(TOP / "playbooks" / playbook),
+    cmd = ["ansible-playbook", *sources, str(TOP / "playbooks" / playbook),
            "-e", "ansible_host=192.0.2.1", "-e", "ansible_ssh_common_args='-o ConnectTimeout=2'", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=TOP, timeout=300)
 
