@@ -4,8 +4,9 @@ A Model holds, for one inventory (INVENTORIES: the lab's, and an all-in-one host
 site.yml does on each host the play's pattern matches, rendered with Ansible's own variables for that
 task on that host and nothing run:
 
-- the files a task writes (openstack_config, template, copy, ini_file, lineinfile) and, for
-  openstack_config, the settings map it writes (Model.writes, in run order);
+- the files a task writes (openstack_config, template, copy, ini_file, lineinfile, sysctl) and, for
+  openstack_config, the settings map it writes, for sysctl the kernel parameter as a one-option map
+  (Model.writes, in run order);
 - the database users a task creates and their passwords (mysql_user: Model.database_users);
 - the include_role and import_role calls that hand a list of {name, password} to another role (the
   service users for keystone_register, the databases for the mariadb role, through the internal
@@ -59,7 +60,13 @@ FILE_WRITERS = {
     "community.general.ini_file": ("path", "dest"),
     "ansible.builtin.lineinfile": ("path", "dest", "destfile", "name"),
     "ansible.builtin.blockinfile": ("path", "dest", "destfile", "name"),
+    "ansible.posix.sysctl": ("sysctl_file",),
 }
+# Writers whose file is optional in the task: the module's own default.
+FILE_WRITER_DEFAULT_PATHS = {"ansible.posix.sysctl": "/etc/sysctl.conf"}
+# Writers of one `key = value` line per call: recorded as settings {section: {key: value}}, so the
+# tests see two writes of one file that set the same key to different values.
+KEY_VALUE_WRITERS = {"ansible.posix.sysctl": ("sysctl", "name", "value")}
 # The database user a task creates, with its password (community.mysql.mysql_user's name, password).
 DATABASE_USER_MODULE = "community.mysql.mysql_user"
 # The service users a role registers: the list it hands to keystone_register, through

@@ -55,9 +55,9 @@ from ansible.utils.vars import load_extra_vars
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
-from service_model import (DATABASE_USER_MODULE, FILE_WRITERS, HANDOVER_LISTS, INCLUDE_VARS, INVENTORIES,
-                           KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS, LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT,
-                           SETTING_ARGUMENTS, SITE,
+from service_model import (DATABASE_USER_MODULE, FILE_WRITER_DEFAULT_PATHS, FILE_WRITERS, HANDOVER_LISTS,
+                           INCLUDE_VARS, INVENTORIES, KEY_VALUE_WRITERS, KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS,
+                           LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT, SETTING_ARGUMENTS, SITE,
                            Call, DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
                            fake_secrets, secret_names, secret_owner, shared_user_variables, variable_of)
 
@@ -441,9 +441,9 @@ class _Builder:
             item_templar = self.with_item(templar, item)
             if item and not self.when_holds(item_templar, task, where):
                 continue
-            arg = next(name for name in FILE_WRITERS[module] if name in task.args)
+            arg = next((name for name in FILE_WRITERS[module] if name in task.args), None)
             try:
-                path = str(item_templar.template(task.args[arg]))
+                path = str(item_templar.template(task.args[arg])) if arg else FILE_WRITER_DEFAULT_PATHS[module]
             except AnsibleError as error:
                 path = f"<not renderable: {task.args[arg]}>"
                 self.model.notes.add(f"{where}: path not renderable ({type(error).__name__})")
@@ -453,6 +453,13 @@ class _Builder:
                     settings = _plain(item_templar.template(task.args["settings"]))
                 except AnsibleError as error:
                     self.model.notes.add(f"{where}: settings not renderable ({error})")
+            elif module in KEY_VALUE_WRITERS:
+                section, key, value = KEY_VALUE_WRITERS[module]
+                try:
+                    settings = {section: {str(item_templar.template(task.args[key])):
+                                          _plain(item_templar.template(task.args.get(value)))}}
+                except AnsibleError as error:
+                    self.model.notes.add(f"{where}: {key}/{value} not renderable ({error})")
             target = str(item_templar.template(task.delegate_to)) if task.delegate_to else host.name
             self.model.writes.append(Write(
                 play=index, play_name=play.get_name(), host=host.name, target=target, path=path,

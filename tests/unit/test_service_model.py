@@ -12,6 +12,7 @@ one host), with Ansible's own variable precedence and nothing run. These tests r
 - every database user's password is the one its service hands to the mariadb role (bug 1: the
   mariadb role's own list reset it);
 - on an all-in-one host nova.conf keeps its database connections (bug 3: nova_compute removed them).
+- each node type's kernel parameters (sysctl files count as written files) on its hosts.
 
 The password tests build the model with every password variable a role hands to keystone_register
 or to the mariadb role, and every secret's owner (the one role default that reads vault_<secret>),
@@ -133,7 +134,7 @@ def known_on(known, inventory):
 
 
 def sections(write):
-    """(section, options) of what an openstack_config task writes."""
+    """(section, options) of what an openstack_config task writes (a sysctl task: ('sysctl', {key: value}))."""
     for section, options in (write.settings or {}).items():
         if isinstance(options, dict):
             yield section, options
@@ -365,6 +366,33 @@ def test_all_in_one_nova_conf_keeps_its_database_connection(models, section):
     assert final.get(section, {}).get("connection") == next(iter(connections.values())), (
         f"[{section}] connection of {NOVA_CONF} is {final.get(section, {}).get('connection')!r} after"
         f" {[w.writer for w in writes]}, set by {sorted(connections)}")
+
+
+# ---- the guide's kernel parameters per node type ------------------------------------------------------------
+
+NODE_SYSCTL_FILE = "/etc/sysctl.d/60-cloudlab.conf"
+# The guide's /etc/sysctl.conf lines on its network node ("启用IP转发") and its compute nodes
+# ("启用Linux转发") that the node types set, by node-type group and host. (neutron's OVS agent writes
+# its own copy, with the bridge-nf-call-* keys, to 60-neutron.conf.)
+NODE_SYSCTLS = {
+    "network": {"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0},
+    "compute": {"net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0},
+}
+NODE_TYPE_HOSTS = {"lab": {"network": ["osnetwork"], "compute": ["oscompute1", "oscompute2"]},
+                   "aio": {"network": ["aio"], "compute": ["aio"]}}
+
+
+def test_node_types_kernel_parameters(model, inventory):
+    """Each host's 60-cloudlab.conf holds the kernel parameters of its node types, and only those."""
+    expected = {}
+    for node_type, hosts in NODE_TYPE_HOSTS[inventory].items():
+        for host in hosts:
+            expected.setdefault(host, {}).update(NODE_SYSCTLS[node_type])
+    written = {}
+    for write in model.writes:
+        if write.path == NODE_SYSCTL_FILE:
+            written.setdefault(write.target, {}).update(sm.merge_settings([write.settings]).get("sysctl", {}))
+    assert written == expected
 
 
 # ---- the all-in-one fixture follows the lab ---------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Proves playbooks/cinder.yml (issue 11, block storage) on the whole table: cinder-api and the
-scheduler on oscontroller, cinder-volume on osceph0.
+scheduler on oscontroller, cinder-volume on osceph0 on the volume group the block storage node type
+made (cloudlab.openstack.block_storage_node, playbooks/nodes.yml).
 
 The guide's checks as far as this kernel allows: the lab has no device-mapper, so LVM cannot
 activate a logical volume and no volume can be created here (docs/roles/cinder.md). Everything up

@@ -1,4 +1,5 @@
-"""Proves playbooks/infra.yml on the whole table: the infra node's services and every node's base.
+"""Proves playbooks/nodes.yml and playbooks/infra.yml on the whole table: every node's base, the
+network and compute node types' kernel parameters, the infra node's services.
 
 Negative checks (root, guest, closed ports) run ON another lab node, the controller (the guide
 installs the MySQL driver there; its services' packages bring it); checks that need a secret run
@@ -204,8 +205,20 @@ def test_base(name):
     assert "policy drop" in host.check_output("nft list chain inet cloudlab input")
 
 
+@pytest.mark.parametrize("name", RUNNER.get_hosts("network"))
+def test_network_sysctl_from_the_guide(name):
+    """cloudlab.openstack.network_node: the guide's "启用IP转发" lines."""
+    host = node(name)
+    conf = host.file("/etc/sysctl.d/60-cloudlab.conf")
+    assert conf.contains("net.ipv4.ip_forward=1") and conf.contains("net.ipv4.conf.all.rp_filter=0")
+    assert host.check_output("sysctl -n net.ipv4.ip_forward") == "1"
+    assert host.check_output("sysctl -n net.ipv4.conf.all.rp_filter") == "0"
+    assert host.check_output("sysctl -n net.ipv4.conf.default.rp_filter") == "0"
+
+
 @pytest.mark.parametrize("name", RUNNER.get_hosts("compute"))
 def test_compute_sysctl_from_the_guide(name):
+    """cloudlab.openstack.compute_node: the guide's "启用Linux转发" lines (the firewall: base)."""
     host = node(name)
     assert host.file("/etc/sysctl.d/60-cloudlab.conf").contains("net.ipv4.conf.all.rp_filter=0")
     assert host.check_output("sysctl -n net.ipv4.conf.all.rp_filter") == "0"

@@ -1,6 +1,8 @@
 """The guide's "Object Service: Swift" (issue 12) on the whole table: playbooks/swift.yml as the
-site runs it, with the proxy and the ring builder on osswift0, storage on osswift0-2, keystone and
-memcached on oskeystone, and the role defaults (the guide's part power 18, 5G sparse devices).
+site runs it, with the proxy and the ring builder on osswift0, storage on osswift0-2 (their devices
+made and mounted by the swift storage node type, cloudlab.openstack.swift_storage_node, in
+playbooks/nodes.yml), keystone and memcached on oskeystone, and the role defaults (the guide's part
+power 18, 5G sparse devices).
 
 Read-only: three XFS devices per storage node under /srv/node with the guide's options, rsyncd
 and the servers on the guide's addresses and ports, rings and swift.conf identical everywhere, the
@@ -26,6 +28,7 @@ SWIFT_NODES = sorted(set(RUNNER.get_hosts("swift_proxy")) | set(STORAGE))
 BUILDER = RUNNER.get_hosts("swift_ring_builder")[0]
 RINGS = ["account", "container", "object"]
 SWIFT_PLAYBOOK = TOP / "playbooks" / "swift.yml"
+NODES_PLAYBOOK = TOP / "playbooks" / "nodes.yml"
 
 
 def sh(name, command):
@@ -49,9 +52,18 @@ def changed_tasks(result):
 
 
 def swift_play(*args, inventories=()):
-    """playbooks/swift.yml on the lab with the scenario's secrets; returns the process and its
-    json report."""
+    """playbooks/swift.yml on the lab (the secrets are the inventory's); returns the process and
+    its json report."""
     run = ansible_playbook(SWIFT_PLAYBOOK, *args, inventories=inventories, json_report=True)
+    return run, report(run)
+
+
+def nodes_and_swift_play(*args, inventories=()):
+    """playbooks/nodes.yml then playbooks/swift.yml in one run, `--tags swift`: the swift storage
+    nodes' devices (their play carries the tag) and swift; of the other node plays only the argument
+    checks run. Returns the process and its json report."""
+    run = ansible_playbook(NODES_PLAYBOOK, str(SWIFT_PLAYBOOK), "--tags", "swift", *args,
+                           inventories=inventories, json_report=True)
     return run, report(run)
 
 
@@ -157,15 +169,16 @@ def test_fourth_device_one_rebalance_one_copy():
     for ring in RINGS:
         sh(BUILDER, f"swift-ring-builder /etc/swift/{ring}.builder pretend_min_part_hours_passed")
     # The device list of one node, one more device: an inventory source read after molecule's, so
-    # its host variable wins. The role makes the device itself (a sparse file, XFS, a mount unit
-    # with -o loop on one of the loop nodes it creates in containers).
+    # its host variable wins. The swift storage node type makes the device from the same list (a
+    # sparse file, XFS, a mount unit with -o loop on one of the loop nodes it creates in containers),
+    # swift adds it to the rings.
     defaults = yaml.safe_load((TOP / "roles" / "swift" / "defaults" / "main.yml").read_text())
     devices = RUNNER.get_variables(extra_node).get("swift_storage_devices", defaults["swift_storage_devices"])
     with tempfile.TemporaryDirectory() as tmp:
         extra = Path(tmp) / "fourth-device.yml"
         extra.write_text(yaml.safe_dump({"all": {"hosts": {extra_node: {
             "swift_storage_devices": [*devices, {"name": "loop3"}]}}}}))
-        run, result = swift_play(inventories=[extra])
+        run, result = nodes_and_swift_play(inventories=[extra])
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
         built = task_results(result, "Build the account, container and object rings")
         rebalanced = [item["item"] for _, r in built for item in r["results"] if item["rebalance"]["done"]]
@@ -176,6 +189,6 @@ def test_fourth_device_one_rebalance_one_copy():
         after = ring_sums()
         assert len(set(after.values())) == 1 and after[BUILDER] != before[BUILDER]
         assert "/srv/node/loop3" in sh(extra_node, "findmnt -rn -t xfs -o TARGET")
-        run, result = swift_play(inventories=[extra])
+        run, result = nodes_and_swift_play(inventories=[extra])
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
         assert changed_tasks(result) == []
