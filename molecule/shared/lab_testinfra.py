@@ -114,11 +114,22 @@ def ansible_playbook(playbook, *args, inventories=(), json_report=False, timeout
 
 def report(run):
     """The json callback's report of an ansible_playbook(..., json_report=True) run (profile_tasks
-    may print around it)."""
-    try:
-        return json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{"):])[0]
-    except ValueError as error:
-        raise AssertionError(f"no json report (rc {run.returncode}): {run.stdout[-3000:]} {run.stderr[-2000:]}") from error
+    may print around it). With several playbooks on the command line the callback prints a report
+    after each, every one holding the plays run so far: the last is the whole run's."""
+    decoder, text, last = json.JSONDecoder(), run.stdout, None
+    position = text.find("{")
+    while position != -1:
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except ValueError:
+            position += 1  # a brace in profile_tasks' lines, not a report
+            document = None
+        if isinstance(document, dict) and "plays" in document:
+            last = document
+        position = text.find("{", position)
+    if last is None:
+        raise AssertionError(f"no json report (rc {run.returncode}): {text[-3000:]} {run.stderr[-2000:]}")
+    return last
 
 
 def run_play(play, timeout=600):
