@@ -4,7 +4,6 @@ with `become_method: su` and `become_flags: -s /bin/sh` cannot run under the mit
 runuser opens no login session. Read from the roles' YAML, nothing rendered."""
 from pathlib import Path
 
-import pytest
 import yaml
 
 TOP = Path(__file__).resolve().parents[2]
@@ -40,31 +39,36 @@ def command_argv(task):
     return None
 
 
+def tasks_by_file():
+    for path in TASK_FILES:
+        for task in tasks_of(yaml.safe_load(path.read_text()) or []):
+            yield path.relative_to(TOP), task
+
+
 def test_the_task_files_are_found():
     assert len(TASK_FILES) > 50
 
 
-@pytest.mark.parametrize("path", TASK_FILES, ids=lambda p: str(p.relative_to(TOP)))
-def test_no_task_switches_user_with_become(path):
-    found = [(task.get("name"), key) for task in tasks_of(yaml.safe_load(path.read_text()) or [])
+def test_no_task_switches_user_with_become():
+    found = [f"{path}: {task.get('name')}: {key}" for path, task in tasks_by_file()
              for key in BECOME_USER_KEYWORDS if key in task]
-    assert not found, f"use argv [runuser, -u, <user>, --, ...] instead: {found}"
+    assert not found, "use argv [runuser, -u, <user>, --, ...] instead:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("path", TASK_FILES, ids=lambda p: str(p.relative_to(TOP)))
-def test_service_tools_run_through_runuser(path):
-    for task in tasks_of(yaml.safe_load(path.read_text()) or []):
+def test_service_tools_run_through_runuser():
+    wrong = []
+    for path, task in tasks_by_file():
         argv = command_argv(task)
         if argv is None:
             continue
-        name = task.get("name")
+        where = f"{path}: {task.get('name')}"
         if argv[0] == "runuser":
             # -u: the command runs directly (no shell, the user's login shell not read); --: the
             # command's own options are not runuser's.
-            assert argv[1] == "-u" and argv[3] == "--" and len(argv) > 4, f"{name}: {argv[:5]}"
-            assert argv[2].endswith("_user }}"), f"{name}: runs as {argv[2]}, not a service's user variable"
-            continue
-        tool = argv[0]
-        if tool.endswith(ROOT_TOOLS):
-            continue
-        assert not tool.endswith(SERVICE_TOOLS), f"{name}: {tool} runs as root; wrap it in runuser"
+            if not (len(argv) > 4 and argv[1] == "-u" and argv[3] == "--"):
+                wrong.append(f"{where}: {argv[:5]} is not [runuser, -u, <user>, --, <command>...]")
+            elif not argv[2].endswith("_user }}"):
+                wrong.append(f"{where}: runs as {argv[2]}, not a service's user variable")
+        elif argv[0].endswith(SERVICE_TOOLS) and not argv[0].endswith(ROOT_TOOLS):
+            wrong.append(f"{where}: {argv[0]} runs as root; wrap it in runuser")
+    assert not wrong, "\n".join(wrong)
