@@ -8,6 +8,20 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 STAGE := tools/stage
 
+# The strategy of every play the targets run: Ansible's `linear` unless STRATEGY names another.
+# `make deploy STRATEGY=mitogen_linear` runs them with Mitogen (opt-in: docs/speed.md says what it
+# does not support and what is still to prove); the venv must hold mitogen (`make venv`) first.
+STRATEGY ?=
+ifneq ($(STRATEGY),)
+export ANSIBLE_STRATEGY := $(STRATEGY)
+endif
+ifneq ($(filter mitogen_%,$(STRATEGY)),)
+export ANSIBLE_STRATEGY_PLUGINS := $(shell tools/mitogen-strategy-path)
+ifeq ($(ANSIBLE_STRATEGY_PLUGINS),)
+$(error STRATEGY=$(STRATEGY) needs mitogen in $(VENV): run `make venv` first)
+endif
+endif
+
 .PHONY: help venv deps lint unit sanity integration molecule test deploy lab-up lab-down lab-status build clean
 
 help:

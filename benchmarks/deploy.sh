@@ -1,29 +1,49 @@
 #!/usr/bin/env bash
-# Whole-table figures (issue 14): lab up, the first site.yml run, the idempotent re-run, the
-# check-mode run (tasks run and changed for each), and the lab's peak memory.
-#   benchmarks/deploy.sh [fresh]
+# Whole-table figures (issues 14 and 21): lab up, the first site.yml run, then on the converged
+# cloud the idempotent re-run, the check-mode run and `--tags <service>` for each service (seconds,
+# tasks run and changed, the busiest host's tasks for each), the lab's peak memory, and issue 21's
+# goals met or missed.
+#   benchmarks/deploy.sh [fresh|converged]
 # `fresh` takes the lab down first, so the first run starts from new nodes (images and the host's
 # package cache stay: that is the "warm package cache" figure; a cold cache means a new machine).
-# Without it the first run meets whatever the lab holds (on a converged lab: a re-run).
+# Without an argument the first run meets whatever the lab holds (on a converged lab: a re-run).
+# `converged` skips lab up, the secrets step and the first run: the figures of a lab deployed before.
+# Environment:
+#   STRATEGY=mitogen_linear   every run with that strategy (opt-in Mitogen: docs/speed.md)
+#   SERVICES="keystone glance"  the services of the `--tags` runs (default: all nine below)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export PATH="$top/.venv/bin:$PATH" ANSIBLE_CONFIG="$top/ansible.cfg"
+mode=${1:-}
+case $mode in ''|fresh|converged) ;; *) echo "usage: $0 [fresh|converged]" >&2; exit 2 ;; esac
+services=${SERVICES:-keystone glance nova neutron cinder swift heat telemetry horizon}
 log=$(mktemp -d /tmp/cloudlab-deploy.XXXXXX)
 
-# seconds NAME CMD...: runs CMD with its output in $log/NAME, prints the seconds it took
-seconds() { local name=$1 s; shift; s=$(date +%s.%N)
-            "$@" >"$log/$name" 2>&1 || { tail -40 "$log/$name" >&2; echo "failed: $*" >&2; exit 1; }
-            awk -v a="$(date +%s.%N)" -v b="$s" 'BEGIN { printf "%.1f", a - b }'; }
-# tally FILE: "tasks run N, changed N, failed N" summed over the hosts of a playbook recap
-tally() { awk '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ {
-            for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] += kv[2] } }
-          END { printf "tasks run %d, changed %d, failed %d, unreachable %d", t["ok"] + t["failed"], t["changed"], t["failed"], t["unreachable"] }' "$1"; }
-# slowest FILE N: the N slowest tasks of a run (the profile_tasks summary ansible.cfg enables)
-slowest() { awk '/^=+ *$/ { s = 1; next } s && / -+ [0-9.]+s$/ { sub(/ -+ /, "  "); print "  " $0 }' "$1" | head -"$2"; }
-# the most tasks any one host ran (the critical path: one host's tasks run one after another)
+if [ -n "${STRATEGY:-}" ]; then
+  export ANSIBLE_STRATEGY=$STRATEGY
+  case $STRATEGY in mitogen_*) ANSIBLE_STRATEGY_PLUGINS=$(tools/mitogen-strategy-path); export ANSIBLE_STRATEGY_PLUGINS ;; esac
+fi
+
+# run NAME CMD...: runs CMD with its output in $log/NAME; sets $secs to the seconds it took
+run() { local name=$1 s; shift; s=$(date +%s.%N)
+        "$@" >"$log/$name" 2>&1 || { tail -40 "$log/$name" >&2; echo "failed: $* (log: $log/$name)" >&2; exit 1; }
+        secs=$(awk -v a="$(date +%s.%N)" -v b="$s" 'BEGIN { printf "%.1f", a - b }'); }
+# recap FILE KEY: the sum over the hosts of KEY (ok, changed, failed, ...) in a playbook's recap
+recap() { awk -v k="$2" '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ {
+            for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) t += kv[2] } }
+          END { print t + 0 }' "$1"; }
+# tasks FILE: tasks run (ok + failed, summed over the hosts), the figure issue 21 counts
+tasks() { echo $(( $(recap "$1" ok) + $(recap "$1" failed) )); }
+# tally FILE: "tasks run N, changed N, failed N, unreachable N; busiest HOST N"
+tally() { printf 'tasks run %d, changed %d, failed %d, unreachable %d; busiest %s' "$(tasks "$1")" \
+            "$(recap "$1" changed)" "$(recap "$1" failed)" "$(recap "$1" unreachable)" "$(busiest "$1")"; }
+# busiest FILE: the host that ran the most tasks, and how many (the critical path: one host's
+# tasks run one after another)
 busiest() { awk '/^PLAY RECAP/ { r = 1; next } r && / : ok=/ { split($3, kv, "=");
-            if (kv[2] > n) { n = kv[2]; h = $1 } } END { printf "%s ran %d tasks", h, n }' "$1"; }
+            if (kv[2] > n) { n = kv[2]; h = $1 } } END { printf "%s %d", h, n }' "$1"; }
+# slowest FILE N: the N slowest tasks of a run (the profile_tasks summary ansible.cfg enables)
+slowest() { awk '/^=+ *$/ { s = 1; next } s && / -+ [0-9.]+s$/ { sub(/ -+ /, "  "); print "    " $0 }' "$1" | head -"$2"; }
 # peak memory of every lab container since it started (cgroup v2 memory.peak, v1 max_usage)
 peak() { local root=/sys/fs/cgroup total=0 v cg id
          [ -d $root/memory ] && root=$root/memory
@@ -33,17 +53,41 @@ peak() { local root=/sys/fs/cgroup total=0 v cg id
            total=$((total + v))
          done
          echo $((total / 1024 / 1024)); }
+# goal NAME SECONDS LIMIT CHANGED: one line of the closing summary (met: within the limit, changed=0)
+goals=()
+goal() { local verdict=met
+         awk -v s="$2" -v l="$3" 'BEGIN { exit !(s > l) }' && verdict=missed
+         [ "$4" -eq 0 ] || verdict="missed (changed=$4)"
+         goals+=("$(printf '  %-22s %7s s  goal <= %3s s  %s' "$1" "$2" "$3" "$verdict")"); }
 
 # A fresh SSH ControlPath directory: a master left from an earlier run hangs on a rebuilt node.
 export ANSIBLE_SSH_CONTROL_PATH_DIR="$log/cp"
-if [ "${1:-}" = fresh ]; then tools/lab down >/dev/null; fi
-nodes=$(ansible -i inventory/lab all --list-hosts | tail -n +2 | wc -l)
-printf 'lab up (%s nodes): %s s\n' "$nodes" "$(seconds up tools/lab up)"
-printf 'secrets step: %s s\n' "$(seconds secrets ansible-playbook -i inventory/lab playbooks/secrets.yml)"
-printf 'first site.yml run: %s s (%s)\n' "$(seconds first ansible-playbook -i inventory/lab site.yml)" "$(tally "$log/first")"
-printf 'idempotent re-run: %s s (%s)\n' "$(seconds again ansible-playbook -i inventory/lab site.yml)" "$(tally "$log/again")"
-printf '%s; its slowest tasks:\n' "$(busiest "$log/again")"
+site=(ansible-playbook -i inventory/lab site.yml)
+printf 'strategy: %s\n' "${ANSIBLE_STRATEGY:-linear (Ansible default)}"
+if [ "$mode" != converged ]; then
+  if [ "$mode" = fresh ]; then tools/lab down >/dev/null; fi
+  nodes=$(ansible -i inventory/lab all --list-hosts | tail -n +2 | wc -l)
+  run up tools/lab up; printf 'lab up (%s nodes): %s s\n' "$nodes" "$secs"; deploy=$secs
+  run secrets ansible-playbook -i inventory/lab playbooks/secrets.yml; printf 'secrets step: %s s\n' "$secs"
+  deploy=$(awk -v a="$deploy" -v b="$secs" 'BEGIN { printf "%.1f", a + b }')
+  run first "${site[@]}"; printf 'first site.yml run: %s s (%s)\n' "$secs" "$(tally "$log/first")"
+  deploy=$(awk -v a="$deploy" -v b="$secs" 'BEGIN { printf "%.1f", a + b }')
+  printf 'deploy (lab up + secrets + first run, what make deploy does): %s s\n' "$deploy"
+fi
+run again "${site[@]}"; printf 'idempotent re-run: %s s (%s)\n' "$secs" "$(tally "$log/again")"
+goal "idempotent re-run" "$secs" 120 "$(recap "$log/again" changed)"
+echo "  its slowest tasks:"
 slowest "$log/again" 8
-printf 'check-mode run: %s s (%s)\n' "$(seconds check ansible-playbook -i inventory/lab site.yml --check)" "$(tally "$log/check")"
-printf 'peak memory of the lab (sum over nodes): %s MiB\n' "$(peak)"
+run check "${site[@]}" --check; printf 'check-mode run: %s s (%s)\n' "$secs" "$(tally "$log/check")"
+goal "check-mode run" "$secs" 120 "$(recap "$log/check" changed)"
+for service in $services; do
+  run "tags-$service" "${site[@]}" --tags "$service"
+  printf -- '--tags %s: %s s (%s)\n' "$service" "$secs" "$(tally "$log/tags-$service")"
+  goal "--tags $service" "$secs" 15 "$(recap "$log/tags-$service" changed)"
+done
+printf 'peak memory of the lab (sum over nodes, since they started): %s MiB\n' "$(peak)"
+echo "issue 21's goals on this machine ($(nproc) cores):"
+# The deploy's goal is for fresh nodes with a warm package cache (12 min; 16 with a cold one).
+if [ "$mode" = fresh ]; then goal "deploy, fresh nodes" "$deploy" 720 0; fi
+printf '%s\n' "${goals[@]}"
 echo "logs: $log"

@@ -83,11 +83,7 @@ EXAMPLES = r"""
 
 - name: Create or upgrade the API database schema
   ansible.builtin.command:
-    argv: [/usr/bin/nova-manage, api_db, sync]
-  become: true
-  become_user: nova
-  become_method: ansible.builtin.su
-  become_flags: -s /bin/sh
+    argv: [runuser, -u, nova, --, /usr/bin/nova-manage, api_db, sync]
   when: __nova_db.databases.api.behind
   changed_when: true
 
