@@ -8,18 +8,11 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 STAGE := tools/stage
 
-# The strategy of every play the targets run: Ansible's `linear` unless STRATEGY names another.
-# `make deploy STRATEGY=mitogen_linear` runs them with Mitogen (opt-in: docs/speed.md says what it
-# does not support and what is still to prove); the venv must hold mitogen (`make venv`) first.
+# The strategy of every play the targets run: ansible.cfg's mitogen_linear (Mitogen) unless
+# STRATEGY names another; `make deploy STRATEGY=linear` runs them with plain SSH (docs/speed.md).
 STRATEGY ?=
 ifneq ($(STRATEGY),)
 export ANSIBLE_STRATEGY := $(STRATEGY)
-endif
-ifneq ($(filter mitogen_%,$(STRATEGY)),)
-export ANSIBLE_STRATEGY_PLUGINS := $(shell tools/mitogen-strategy-path)
-ifeq ($(ANSIBLE_STRATEGY_PLUGINS),)
-$(error STRATEGY=$(STRATEGY) needs mitogen in $(VENV): run `make venv` first)
-endif
 endif
 
 .PHONY: help venv deps lint unit sanity integration molecule test deploy lab-up lab-down lab-status build clean

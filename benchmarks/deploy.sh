@@ -9,7 +9,8 @@
 # Without an argument the first run meets whatever the lab holds (on a converged lab: a re-run).
 # `converged` skips lab up, the secrets step and the first run: the figures of a lab deployed before.
 # Environment:
-#   STRATEGY=mitogen_linear   every run with that strategy (opt-in Mitogen: docs/speed.md)
+#   STRATEGY=linear           every run with that strategy instead of ansible.cfg's mitogen_linear
+#                             (plain SSH, for the comparison in docs/speed.md)
 #   SERVICES="keystone glance"  the services of the `--tags` runs (default: all nine below)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,6 @@ log=$(mktemp -d /tmp/cloudlab-deploy.XXXXXX)
 
 if [ -n "${STRATEGY:-}" ]; then
   export ANSIBLE_STRATEGY=$STRATEGY
-  case $STRATEGY in mitogen_*) ANSIBLE_STRATEGY_PLUGINS=$(tools/mitogen-strategy-path); export ANSIBLE_STRATEGY_PLUGINS ;; esac
 fi
 
 # run NAME CMD...: runs CMD with its output in $log/NAME; sets $secs to the seconds it took
@@ -63,7 +63,7 @@ goal() { local verdict=met
 # A fresh SSH ControlPath directory: a master left from an earlier run hangs on a rebuilt node.
 export ANSIBLE_SSH_CONTROL_PATH_DIR="$log/cp"
 site=(ansible-playbook -i inventory/lab site.yml)
-printf 'strategy: %s\n' "${ANSIBLE_STRATEGY:-linear (Ansible default)}"
+printf 'strategy: %s\n' "${ANSIBLE_STRATEGY:-mitogen_linear (ansible.cfg)}"
 if [ "$mode" != converged ]; then
   if [ "$mode" = fresh ]; then tools/lab down >/dev/null; fi
   nodes=$(ansible -i inventory/lab all --list-hosts | tail -n +2 | wc -l)
