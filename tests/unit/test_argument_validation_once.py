@@ -18,8 +18,6 @@ Both run on the controller alone: validation connects to no node (its action nee
 the hosts are pointed at an unroutable address, and no task but the validations is selected.
 """
 import json
-import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,6 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from controller_playbook import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from service_model import INVENTORIES, ROOT, SITE, secret_names  # noqa: E402  pylint: disable=wrong-import-position
 
 VALIDATION = "Validating arguments against arg spec "
@@ -59,17 +58,12 @@ REGISTRATIONS = """
 
 
 def ansible_playbook(tmp_path, inventory, playbook, *arguments, callback="ansible.posix.json"):
-    """ansible-playbook on the controller with a scratch configuration (the checkout's collection, no
-    fact gathering, no vault password script) and every secret as a fake extra variable."""
+    """ansible-playbook on the controller (controller_playbook), every secret a fake extra variable,
+    every host pointed at an unroutable address; returns its output."""
     secrets = tmp_path / "secrets.yml"
     secrets.write_text(yaml.safe_dump({f"vault_{name}": f"fake-{name}" for name in secret_names()}))
-    config = tmp_path / "ansible.cfg"
-    config.write_text(f"[defaults]\ncollections_path = {ROOT / '.collections'}\nretry_files_enabled = False\n"
-                      f"gathering = explicit\nstdout_callback = {callback}\nlocal_tmp = {tmp_path / 'tmp'}\n")
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(config), ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
-    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), str(playbook),
-               "-e", f"@{secrets}", "-e", "ansible_host=192.0.2.1", *arguments]
-    run = subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, check=False)
+    run = run_playbook(tmp_path, inventory, playbook, "-e", f"@{secrets}", "-e", "ansible_host=192.0.2.1", *arguments,
+                       stdout_callback=callback, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return run.stdout
 

@@ -8,8 +8,6 @@ these run the changed tasks (roles/prechecks/tasks/addresses.yml and swift.yml) 
 """
 import copy
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service_model import ROOT  # noqa: E402  pylint: disable=wrong-import-position
+from controller_playbook import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAYBOOK = """
 - name: The table's checks, as playbooks/prechecks.yml runs them
@@ -104,16 +102,8 @@ def run_checks(tmp_path, host_vars=None, drop=None, limit=None):
                          "children": {group: {"hosts": {host: {} for host in hosts}} for group, hosts in GROUPS.items()}}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     (tmp_path / "checks.yml").write_text(PLAYBOOK)
-    config = tmp_path / "ansible.cfg"
-    config.write_text(f"[defaults]\ncollections_path = {ROOT / '.collections'}\nretry_files_enabled = False\n"
-                      "gathering = explicit\nstdout_callback = ansible.posix.json\n")
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(config), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-                       ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
-    playbook = Path(sys.executable).with_name("ansible-playbook")
-    command = [str(playbook), "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "checks.yml")]
-    if limit:
-        command += ["--limit", limit]
-    run = subprocess.run(command, env=environment, cwd=tmp_path, capture_output=True, text=True, check=False)
+    run = run_playbook(tmp_path, tmp_path / "hosts.yml", tmp_path / "checks.yml", *(["--limit", limit] if limit else []),
+                       stdout_callback="ansible.posix.json")
     assert run.stdout.lstrip().startswith("{"), run.stdout[-3000:] + run.stderr[-3000:]
     results = {}
     for play in json.loads(run.stdout)["plays"]:
