@@ -8,18 +8,11 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 STAGE := tools/stage
 
-# The strategy of every play the targets run: Ansible's `linear` unless STRATEGY names another.
-# `make deploy STRATEGY=mitogen_linear` runs them with Mitogen (opt-in: docs/speed.md says what it
-# does not support and what is still to prove); the venv must hold mitogen (`make venv`) first.
+# The strategy of every play the targets run: ansible.cfg's mitogen_linear (Mitogen) unless
+# STRATEGY names another; `make deploy STRATEGY=linear` runs them with plain SSH (docs/speed.md).
 STRATEGY ?=
 ifneq ($(STRATEGY),)
 export ANSIBLE_STRATEGY := $(STRATEGY)
-endif
-ifneq ($(filter mitogen_%,$(STRATEGY)),)
-export ANSIBLE_STRATEGY_PLUGINS := $(shell tools/mitogen-strategy-path)
-ifeq ($(ANSIBLE_STRATEGY_PLUGINS),)
-$(error STRATEGY=$(STRATEGY) needs mitogen in $(VENV): run `make venv` first)
-endif
 endif
 
 .PHONY: help venv deps lint unit sanity integration molecule test deploy lab-up lab-down lab-status build clean
@@ -87,11 +80,13 @@ lab-status: venv
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build
 
-# The whole table on the lab: every node up, then site.yml (prechecks first). Safe to run again:
-# a warm `up` and a converged site.yml change nothing.
+# The whole table on the lab: the secrets, every node up, then site.yml (prechecks first). New
+# nodes come from their baked images, made first by the same install tasks when the install path
+# changed (docs/lab.md, "Baked node images"). Safe to run again: existing nodes are left as they
+# are, a converged site.yml changes nothing.
 deploy: venv deps
-	$(STAGE) lab-up tools/lab up
 	$(STAGE) secrets ansible-playbook -i inventory/lab playbooks/secrets.yml
+	$(STAGE) lab-up tools/lab up --baked
 	$(STAGE) site ansible-playbook -i inventory/lab site.yml
 
 clean:

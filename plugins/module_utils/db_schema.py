@@ -32,6 +32,8 @@ import re
 
 from urllib.parse import unquote
 
+from ansible_collections.cloudlab.openstack.plugins.module_utils import forked
+
 DEFAULT_CONFIG_FILE = '/etc/{0}/{0}.conf'
 
 # The databases of each service, in the order they are read. nova names its two as nova-manage does
@@ -220,6 +222,42 @@ def read_databases(service, config_file, hide=None, loaders=None):
                                    config_file, _text(exc)))
         result[database.name] = compare(current, head, known)
     return result
+
+
+def read_databases_in_child(service, config_file, hide=None, loaders=None, timeout=None):
+    """read_databases() in a forked child process (module_utils/forked.py), so that the service's code
+    is imported and its options registered there, never in the calling interpreter. Under Mitogen that
+    interpreter runs the host's next modules: a second service's read in it would fail with "duplicate
+    option: enable_new_services" (nova and cinder both register it on oslo.config's global CONF).
+
+    The child collects the strings read_databases hides and sends them with its answer, an error
+    included; ``hide`` gets them before anything else happens. Raises DbSchemaError: read_databases'
+    own messages as they are, or one naming the service when the child failed in another way or ended
+    without an answer (its exit status or signal). ``timeout`` (seconds, None: none) bounds the read.
+    """
+    try:
+        answer = forked.run_in_child(_read_in_child, (service, config_file, loaders), timeout=timeout)
+    except forked.ChildError as exc:
+        raise DbSchemaError("the child process that reads %s's database schema revisions failed: %s"
+                            % (service, exc))
+    if hide is not None and answer['secrets']:
+        hide(set(answer['secrets']))
+    if 'error' in answer:
+        raise DbSchemaError(answer['error'])
+    return answer['databases']
+
+
+def _read_in_child(service, config_file, loaders):
+    """What read_databases_in_child's child runs: plain data for the pipe, the secrets always."""
+    secrets = set()
+    try:
+        databases = read_databases(service, config_file, hide=secrets.update, loaders=loaders)
+    except DbSchemaError as exc:
+        return dict(secrets=sorted(secrets), error=str(exc))
+    except Exception as exc:  # any failure is the task's message
+        return dict(secrets=sorted(secrets), error="cannot read %s's database schema revisions: %s: %s"
+                    % (service, exc.__class__.__name__, _text(exc)))
+    return dict(secrets=sorted(secrets), databases=databases)
 
 
 def _text(exc):

@@ -34,6 +34,10 @@ description:
     (C(mysql+pymysql://nova@10.0.100.149/nova_api)), and the password and URL are hidden from the whole result.
   - Runs the service's code in the Python that runs the module (C(ansible_python_interpreter)); on Debian that is
     C(/usr/bin/python3), the interpreter the service's packages are installed for.
+  - The read runs in a child process the module forks, so the service's modules and the options they register on
+    oslo.config's global configuration never stay in the module's interpreter. Under the Mitogen strategy, where a
+    host's modules share one long-lived interpreter, reads of several services on one node (nova then cinder) work
+    without any task variable. What the service prints goes to stderr, never into the module's result.
 author:
   - cloudlab.openstack contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -156,10 +160,8 @@ databases:
     main: {current: ccb0fa1a2252, head: ccb0fa1a2252, behind: false, ahead: false}
 """
 
-import contextlib
 import os
 import pwd
-import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -198,16 +200,15 @@ def main():
     if problem:
         module.fail_json(msg=problem, service=service, installed=True, **result)
 
-    # The services' logging (oslo.log writes to stdout when no log file is set) must not mix with the
-    # module's JSON on stdout: whatever they print while we read goes to stderr.
-    error = None
-    with contextlib.redirect_stdout(sys.stderr):
-        try:
-            databases = db_schema.read_databases(service, config_file, hide=module.no_log_values.update)
-        except db_schema.DbSchemaError as exc:
-            error = str(exc)
-    if error is not None:
-        module.fail_json(msg=error, service=service, installed=True, **result)
+    # The read imports the service's code, which registers its options on oslo.config's global CONF:
+    # it runs in a forked child (module_utils/forked.py), so this interpreter, which runs the host's
+    # next modules under Mitogen, stays clean. The child's stdout (oslo.log writes there when no log
+    # file is set) goes to stderr, never into the module's JSON; the URLs' secrets come back to
+    # no_log_values before any message.
+    try:
+        databases = db_schema.read_databases_in_child(service, config_file, hide=module.no_log_values.update)
+    except db_schema.DbSchemaError as exc:
+        module.fail_json(msg=str(exc), service=service, installed=True, **result)
     result.update(db_schema.summarize(service, databases))
     module.exit_json(**result)
 

@@ -100,13 +100,14 @@ class Lab:
         self.forget()
         return proc
 
-    def ansible(self, pattern, module, module_args=None, timeout=600):
-        """Ad-hoc ansible against the lab; returns {host: result} from the json callback."""
+    def ansible(self, pattern, module, module_args=None, timeout=600, **env_extra):
+        """Ad-hoc ansible against the lab; returns {host: result} from the json callback.
+        env_extra: more environment, e.g. ANSIBLE_STRATEGY="linear" for plain SSH."""
         cmd = ["ansible", "-i", str(INVENTORY), pattern, "-m", module]
         if module_args is not None:
             cmd += ["-a", module_args]
         env = self.ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-                               ANSIBLE_NOCOLOR="1")
+                               ANSIBLE_NOCOLOR="1", **env_extra)
         proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=timeout)
         start = proc.stdout.find("{")
         if start < 0:

@@ -224,19 +224,25 @@ class Models:
     overridden: dict           # {inventory: Model with `overrides` as extra vars}
 
 
-@cache
-def load_models() -> Models:
-    """Builds the models in a process of its own: Ansible's collection loader and configuration
-    are process-wide, and this pytest process has imported ansible_collections already."""
+def run_ansible_script(script: str, *arguments: str) -> Any:
+    """`python tests/unit/SCRIPT OUTPUT.json ARGUMENTS...` in a process of its own, for this checkout,
+    and the JSON it wrote: Ansible's collection loader and configuration are process-wide, and this
+    pytest process has imported ansible_collections already."""
     environment = dict(os.environ, CLOUDLAB_ROOT=str(ROOT), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                        ANSIBLE_CACHE_PLUGIN="memory", PYTHONDONTWRITEBYTECODE="1")
     with tempfile.TemporaryDirectory(prefix="cloudlab-service-model-") as scratch:
-        output = Path(scratch) / "models.json"
-        run = subprocess.run([sys.executable, str(HERE / "service_model_ansible.py"), str(output)],
+        output = Path(scratch) / "output.json"
+        run = subprocess.run([sys.executable, str(HERE / script), str(output), *arguments],
                              env=environment, cwd=scratch, capture_output=True, text=True, check=False)
         if run.returncode != 0:
-            raise RuntimeError(f"service_model_ansible.py failed ({run.returncode}):\n{run.stderr[-6000:]}")
-        data = json.loads(output.read_text())
+            raise RuntimeError(f"{script} failed ({run.returncode}):\n{run.stderr[-6000:]}")
+        return json.loads(output.read_text())
+
+
+@cache
+def load_models() -> Models:
+    """Builds the models with service_model_ansible.py (run_ansible_script)."""
+    data = run_ansible_script("service_model_ansible.py")
     models = {name: Model.from_json(model) for name, model in data["models"].items()}
     return Models(handover_variables=data["handover_variables"], secret_owners=data["secret_owners"],
                   user_variables=data["user_variables"], overrides=data["overrides"],

@@ -2,8 +2,6 @@
 inventory, run by ansible-playbook on the controller alone: it connects to no node. It finds a
 group_vars/all file the secrets directory hides with the controller's file tests (no module run,
 issue 21) and still tells which file, a dangling link included."""
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +10,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service_model import ROOT, secret_names  # noqa: E402  pylint: disable=wrong-import-position
+from controller_playbook import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from service_model import secret_names  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAYBOOK = """
 - name: The deployment's secrets, checked as site.yml checks them
@@ -39,14 +38,7 @@ def run_check(tmp_path, hidden=None, dangling=None, missing=()):
     if dangling:
         (inventory / "group_vars" / f"all.{dangling}").symlink_to(tmp_path / "nowhere")
     (tmp_path / "check.yml").write_text(PLAYBOOK)
-    config = tmp_path / "ansible.cfg"
-    config.write_text(f"[defaults]\ncollections_path = {ROOT / '.collections'}\nretry_files_enabled = False\n"
-                      "gathering = explicit\n")
-    environment = dict(os.environ, ANSIBLE_CONFIG=str(config), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-                       ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
-    playbook = Path(sys.executable).with_name("ansible-playbook")
-    return subprocess.run([str(playbook), "-i", str(inventory), str(tmp_path / "check.yml")],
-                          env=environment, cwd=tmp_path, capture_output=True, text=True, check=False)
+    return run_playbook(tmp_path, inventory, tmp_path / "check.yml")
 
 
 def test_a_complete_inventory_passes(tmp_path):

@@ -4,6 +4,11 @@ URL masking, the result on a node without the service, and read_databases() driv
 (the real loaders import nova, cinder, ...: they are proven on a lab node, not here).
 
 Revisions and listings are the real ones of Zed (nova 26, heat 19)."""
+import os
+import signal
+import sys
+import time
+
 import pytest
 
 from ansible_collections.cloudlab.openstack.plugins.module_utils import db_schema
@@ -184,6 +189,11 @@ def loaders(*databases):
     return dict(nova=lambda config_file: list(databases))
 
 
+# The failures read the same in this interpreter and through the forked child.
+READS = [pytest.param(db_schema.read_databases, id='in process'),
+         pytest.param(db_schema.read_databases_in_child, id='in a child')]
+
+
 def test_read_databases_verdicts_and_hides_first():
     log = []
 
@@ -224,9 +234,10 @@ def test_read_databases_empty_database_is_behind():
         "\"Can't connect to MySQL server on '10.0.100.149'\") (Background on this error at: "
         "https://sqlalche.me/e/14/e3q8)", id='connection'),
 ])
-def test_read_databases_failures(database, message):
+@pytest.mark.parametrize('read', READS)
+def test_read_databases_failures(read, database, message):
     with pytest.raises(db_schema.DbSchemaError) as caught:
-        db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=loaders(database))
+        read('nova', '/etc/nova/nova.conf', loaders=loaders(database))
     assert str(caught.value) == message
     assert PASSWORD not in str(caught.value)
 
@@ -245,14 +256,182 @@ def _failing_loader(exc):
                  "cannot load nova's configuration from /etc/nova/nova.conf as nova does: Failed to parse "
                  "/etc/nova/nova.conf: at line 3, No ':' or '=' found", id='config'),
 ])
-def test_read_databases_load_failures(exc, message):
+@pytest.mark.parametrize('read', READS)
+def test_read_databases_load_failures(read, exc, message):
     with pytest.raises(db_schema.DbSchemaError) as caught:
-        db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=_failing_loader(exc))
+        read('nova', '/etc/nova/nova.conf', loaders=_failing_loader(exc))
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize('read', READS)
 @pytest.mark.parametrize('service', db_schema.SERVICES)
-def test_real_loaders_import_the_service_only_when_called(service):
+def test_real_loaders_import_the_service_only_when_called(service, read):
     """This machine has none of the services: each real loader fails on its import, as a message."""
     with pytest.raises(db_schema.DbSchemaError, match='the installed %s cannot be imported' % service):
-        db_schema.read_databases(service, db_schema.default_config_file(service))
+        read(service, db_schema.default_config_file(service))
+
+
+# ------------------------------------------ read_databases_in_child: each read in a forked child
+# What the module calls. The fake services below touch global state the way the real ones do
+# (oslo.config's global CONF); the child's stdout, exit and secrets are proven with them. The
+# fork-and-return helper itself is tested in test_forked.py.
+
+class DuplicateOptError(Exception):
+    """oslo.config's error when an option is registered again with other attributes."""
+
+
+OPTIONS = {}  # a global registry of option name -> help text, as oslo.config's cfg.CONF
+
+
+def register_option(name, help_text):
+    """oslo.config's register_opt: the same option again is fine, the same name with another help
+    is "duplicate option" (nova's and cinder's enable_new_services)."""
+    if OPTIONS.get(name, help_text) != help_text:
+        raise DuplicateOptError('duplicate option: %s' % name)
+    OPTIONS[name] = help_text
+
+
+CINDER_URL = 'mysql+pymysql://cinder:Cinder-Pw@10.0.100.149/cinder'
+
+
+def registering_loaders():
+    """A fake nova and a fake cinder that each register enable_new_services, with their own help."""
+    def nova(config_file):
+        register_option('enable_new_services', 'nova: enable new nova-compute services')
+        return [fake_database('api', current='d67eeaabee36')]
+
+    def cinder(config_file):
+        register_option('enable_new_services', 'cinder: enable new cinder-volume services')
+        return [fake_database('cinder', url=CINDER_URL, head=('89aa6f9639f9', None), current='89aa6f9639f9')]
+
+    return dict(nova=nova, cinder=cinder)
+
+
+NOVA_VERDICT = dict(api=dict(current='d67eeaabee36', head=NOVA_API_HEAD, behind=True, ahead=False))
+CINDER_VERDICT = dict(cinder=dict(current='89aa6f9639f9', head='89aa6f9639f9', behind=False, ahead=False))
+
+
+@pytest.fixture
+def options():
+    """The fake registry, empty before and after the test."""
+    OPTIONS.clear()
+    yield OPTIONS
+    OPTIONS.clear()
+
+
+def test_one_interpreter_fails_the_second_service(options):
+    """The premise of the next test: nova's read then cinder's in one interpreter (Mitogen's, before
+    the fork) fails as it did on the lab."""
+    both = registering_loaders()
+    assert db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=both) == NOVA_VERDICT
+    with pytest.raises(db_schema.DbSchemaError, match='duplicate option: enable_new_services$'):
+        db_schema.read_databases('cinder', '/etc/cinder/cinder.conf', loaders=both)
+
+
+def test_reads_in_children_leave_this_interpreter_alone(options, deadline):
+    both = registering_loaders()
+    for dummy in range(2):
+        assert db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', loaders=both) == NOVA_VERDICT
+        assert db_schema.read_databases_in_child('cinder', '/etc/cinder/cinder.conf', loaders=both) == CINDER_VERDICT
+    assert options == {}
+
+
+def test_the_services_modules_are_imported_in_the_child_only(tmp_path, monkeypatch, deadline):
+    (tmp_path / 'fake_service_code.py').write_text('LOADED = True\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def load(config_file):
+        import fake_service_code  # pylint: disable=import-outside-toplevel,import-error,unused-import
+        return [fake_database('api')]
+
+    assert sorted(db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', loaders=dict(nova=load))) == ['api']
+    assert 'fake_service_code' not in sys.modules
+
+
+def test_a_service_error_reads_the_same(deadline):
+    """A DbSchemaError of the read comes back as its message, the one this interpreter would give."""
+    def load(config_file):
+        raise db_schema.DbSchemaError('nova.conf names no cell')
+
+    with pytest.raises(db_schema.DbSchemaError) as in_process:
+        db_schema.read_databases('nova', '/etc/nova/nova.conf', loaders=dict(nova=load))
+    with pytest.raises(db_schema.DbSchemaError) as caught:
+        db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', loaders=dict(nova=load))
+    assert str(caught.value) == str(in_process.value)
+    assert str(caught.value).endswith('as nova does: nova.conf names no cell')
+
+
+def test_an_unexpected_failure_names_the_service(deadline):
+    """What read_databases does not expect (here a URL that is not a string) still says where."""
+    with pytest.raises(db_schema.DbSchemaError) as caught:
+        db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', loaders=loaders(fake_database('api', url=42)))
+    assert str(caught.value).startswith("cannot read nova's database schema revisions: TypeError: ")
+
+
+def _exits(code):
+    def load(config_file):
+        os._exit(code)  # pylint: disable=protected-access
+    return load
+
+
+def _killed(config_file):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize('load, how', [
+    pytest.param(_exits(3), 'exited with status 3', id='os._exit(3)'),
+    pytest.param(_killed, 'was killed by signal 9 (SIGKILL)', id='SIGKILL'),
+])
+def test_a_crash_is_a_clear_failure(load, how, deadline):
+    with pytest.raises(db_schema.DbSchemaError) as caught:
+        db_schema.read_databases_in_child('heat', '/etc/heat/heat.conf', loaders=dict(heat=load))
+    assert str(caught.value) == ("the child process that reads heat's database schema revisions failed: "
+                                 "the child process %s without an answer" % how)
+
+
+def test_a_read_that_hangs_is_killed(deadline):
+    def load(config_file):
+        time.sleep(30)
+
+    with pytest.raises(db_schema.DbSchemaError) as caught:
+        db_schema.read_databases_in_child('aodh', '/etc/aodh/aodh.conf', loaders=dict(aodh=load), timeout=0.5)
+    assert str(caught.value) == ("the child process that reads aodh's database schema revisions failed: "
+                                 "the child process gave no answer within 0.5 seconds and was killed")
+
+
+@pytest.mark.parametrize('current, error', [
+    pytest.param(NOVA_API_HEAD, None, id='read'),
+    pytest.param(RuntimeError('cannot connect to %s' % URL), "cannot read the schema revision of nova's api", id='failed'),
+])
+def test_secrets_of_the_child_reach_hide(current, error, capfd, deadline):
+    """The URLs the child hid come back to hide before the answer or the error, and are never printed."""
+    main_url = 'mysql+pymysql://nova:Other-Pw@10.0.100.149/nova'
+    hidden = []
+
+    def hide(secrets):
+        hidden.append(set(secrets))
+
+    read = loaders(fake_database('api', current=current), fake_database('main', url=main_url, current=NOVA_API_HEAD))
+    if error is None:
+        assert sorted(db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', hide=hide, loaders=read)) == [
+            'api', 'main']
+    else:
+        with pytest.raises(db_schema.DbSchemaError, match=error) as caught:
+            db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', hide=hide, loaders=read)
+        assert PASSWORD in str(caught.value)  # the driver's text quotes the URL: the module's no_log masks it
+    assert hidden == [{URL, PASSWORD, main_url, 'Other-Pw'}]
+    out, err = capfd.readouterr()
+    assert PASSWORD not in out + err and 'Other-Pw' not in out + err
+
+
+def test_the_services_stdout_stays_off_stdout(capfd, deadline):
+    """oslo.log writes to stdout when no log file is set: in the child, stdout is stderr."""
+    def load(config_file):
+        print('INFO nova.db.migration [-] printed')
+        os.write(1, b'INFO written to fd 1\n')
+        return [fake_database('api')]
+
+    assert sorted(db_schema.read_databases_in_child('nova', '/etc/nova/nova.conf', loaders=dict(nova=load))) == ['api']
+    out, err = capfd.readouterr()
+    assert out == ''
+    assert 'INFO nova.db.migration [-] printed' in err and 'INFO written to fd 1' in err
