@@ -50,9 +50,11 @@ SYSTEMD = "ansible.builtin.systemd_service"
 
 def _masks_only(task) -> bool:
     """A systemd task that masks its units and does nothing else: the masks roles put on units
-    before the first install of their packages (cloudlab.openstack.service's install, nova's)."""
+    before the first install of their packages (cloudlab.openstack.service's install, nova's), or
+    right after it with the unit stopped (keystone's, whose postinst fails on a masked unit)."""
     args = task["args"]
-    return set(args) <= {"name", "masked"} and args.get("masked") is True
+    return (set(args) <= {"name", "masked", "state"} and args.get("masked") is True
+            and args.get("state", "stopped") == "stopped")
 
 
 # What a selected task may do: {action: (why, the condition its arguments must meet)}.
@@ -64,7 +66,8 @@ ALLOWED = {
     # keystone's preseed: the answers its postinst reads on the first install.
     "ansible.builtin.debconf": ("preseeds a package's debconf questions", lambda t: True),
     # The masks before the first install (the units stay stopped until a full run configures
-    # and unmasks them); nothing started, stopped, enabled or unmasked.
+    # and unmasks them), or keystone's stop and mask right after it; nothing started, enabled or
+    # unmasked.
     SYSTEMD: ("masks units before their packages' first install", _masks_only),
     # Read-only looks: apt's lists and their age (base), a package's dpkg file list (the masks,
     # keystone's preseed, horizon's file, nova's background job).
