@@ -1,5 +1,6 @@
-"""The prechecks of the inventory's groups (issue 23): a group the collection does not know stops
-site.yml in its first play, before any node is changed, with a message naming the group.
+"""The prechecks of the inventory's groups (issue 23): a group the collection does not know, and a
+service the collection deploys on one host given several, stop site.yml in its first play, before
+any node is changed, with a message naming the group.
 
 The collection's groups are roles/prechecks/vars/main.yml's node types and service groups; the
 tests here without Ansible keep them equal to the deployment table's rows (inventory/lab) and to
@@ -34,6 +35,7 @@ TABLES = {
 }
 FIRST_PLAY = "Check the deployment table"
 UNKNOWN = "Check that every group of the inventory is one this collection knows"
+SINGLE = "Check that single-node services have one node"
 
 
 def load(path):
@@ -187,7 +189,7 @@ def stopped_in_prechecks(run, found, check):
 @pytest.mark.parametrize("table", ["lab", "example"])
 def test_the_guides_table_passes(tmp_path, table):
     run, found = prechecks(tmp_path, write_table(tmp_path, table))
-    passed(run, found, UNKNOWN)
+    passed(run, found, UNKNOWN, SINGLE)
 
 
 def misspell(children):
@@ -222,3 +224,23 @@ def test_an_operators_own_group_passes_once_declared(tmp_path):
     declared = tmp_path / "declared"
     run, found = prechecks(declared, write_table(declared, change=racks, group_vars={"prechecks_extra_groups": ["rack1", "rack2"]}))
     passed(run, found, UNKNOWN)
+
+
+def doubled(children):
+    """A second host in each single-host group the lab's table has: a compute node, mapped in as a
+    host of the group beside its node type."""
+    for group in load(ROLE / "defaults" / "main.yml")["prechecks_single_host_groups"]:
+        children[group]["hosts"] = {"oscompute1": {}}
+
+
+def test_a_single_host_service_given_two_hosts_stops_the_run_naming_them(tmp_path):
+    run, found = site(tmp_path, write_table(tmp_path, change=doubled))
+    lines = stopped_in_prechecks(run, found, SINGLE)
+    first = {"mariadb": "oskeystone", "rabbitmq": "oskeystone", "keystone": "oskeystone", "swift_ring_builder": "osswift0",
+             "gnocchi": "osmeter", "aodh": "osmeter", "chrony_server": "oskeystone"}
+    groups = load(ROLE / "defaults" / "main.yml")["prechecks_single_host_groups"]
+    assert {"mariadb", "rabbitmq", "keystone", "swift_ring_builder", "nova_controller", "glance"} <= set(groups)
+    # the group's own hosts first, then its node types' (Ansible's order)
+    assert lines == [f"Group {group} has 2 hosts (oscompute1, {first.get(group, 'oscontroller')}), but this collection "
+                     f"deploys {group} on one host only (prechecks_single_host_groups; docs/prechecks.md says why): keep one host in it."
+                     for group in groups]
