@@ -36,6 +36,7 @@ TABLES = {
 FIRST_PLAY = "Check the deployment table"
 UNKNOWN = "Check that every group of the inventory is one this collection knows"
 SINGLE = "Check that single-node services have one node"
+TIME = "Check that several time servers follow upstream servers"
 
 
 def load(path):
@@ -114,6 +115,12 @@ def test_every_group_the_collection_names_is_known():
     assert {where: found for where, found in unknown.items() if found} == {}
 
 
+def test_the_time_server_check_mirrors_the_chrony_default():
+    # tasks/groups.yml reads a time server's chrony_upstream_servers with the chrony role's default
+    assert load(ROOT / "roles" / "chrony" / "defaults" / "main.yml")["chrony_upstream_servers"] == []
+    assert "hostvars[host].chrony_upstream_servers | default([])" in (ROLE / "tasks" / "groups.yml").read_text()
+
+
 def test_the_tables_of_the_tests_hold_only_known_groups():
     """The all-in-one fixture and the integration tests' own tables (not the broken prechecks cases)."""
     node_types, service_groups = known()
@@ -189,7 +196,7 @@ def stopped_in_prechecks(run, found, check):
 @pytest.mark.parametrize("table", ["lab", "example"])
 def test_the_guides_table_passes(tmp_path, table):
     run, found = prechecks(tmp_path, write_table(tmp_path, table))
-    passed(run, found, UNKNOWN, SINGLE)
+    passed(run, found, UNKNOWN, SINGLE, TIME)
 
 
 def misspell(children):
@@ -237,10 +244,31 @@ def test_a_single_host_service_given_two_hosts_stops_the_run_naming_them(tmp_pat
     run, found = site(tmp_path, write_table(tmp_path, change=doubled))
     lines = stopped_in_prechecks(run, found, SINGLE)
     first = {"mariadb": "oskeystone", "rabbitmq": "oskeystone", "keystone": "oskeystone", "swift_ring_builder": "osswift0",
-             "gnocchi": "osmeter", "aodh": "osmeter", "chrony_server": "oskeystone"}
+             "gnocchi": "osmeter", "aodh": "osmeter"}
     groups = load(ROLE / "defaults" / "main.yml")["prechecks_single_host_groups"]
     assert {"mariadb", "rabbitmq", "keystone", "swift_ring_builder", "nova_controller", "glance"} <= set(groups)
     # the group's own hosts first, then its node types' (Ansible's order)
     assert lines == [f"Group {group} has 2 hosts (oscompute1, {first.get(group, 'oscontroller')}), but this collection "
                      f"deploys {group} on one host only (prechecks_single_host_groups; docs/prechecks.md says why): keep one host in it."
                      for group in groups]
+
+
+UPSTREAM = [{"type": "pool", "address": "pool.ntp.org"}]
+
+
+def two_time_servers(children):
+    """oscontroller a time server beside oskeystone, which alone follows upstream servers."""
+    children["chrony_server"]["hosts"] = {"oscontroller": {}}
+    children["infra"]["hosts"]["oskeystone"]["chrony_upstream_servers"] = UPSTREAM
+
+
+def test_two_time_servers_need_upstream_servers(tmp_path):
+    run, found = site(tmp_path, write_table(tmp_path, change=two_time_servers))
+    assert stopped_in_prechecks(run, found, TIME) == [
+        "Group chrony_server has 2 hosts (oscontroller, oskeystone), and oscontroller has no "
+        "chrony_upstream_servers: each would serve its own local clock, and a client of clocks that drift apart "
+        "trusts none of them. Keep one time server, or give every time server chrony_upstream_servers."]
+    upstream = tmp_path / "upstream"
+    run, found = prechecks(upstream, write_table(upstream, change=two_time_servers,
+                                                 group_vars={"chrony_upstream_servers": UPSTREAM}))
+    passed(run, found, TIME)
