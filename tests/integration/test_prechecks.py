@@ -34,6 +34,11 @@ BROKEN = {
     "swift_one_zone": ["the storage nodes have 1 zone(s)", "swift_rings_replicas is 3"],
     "swift_part_power": ["swift_rings_part_power 40", "part_power from 1 to 32"],
     "two_databases": ["Group mariadb has 2 hosts (oscontroller, oskeystone)"],
+    "two_nova_controllers": ["Group nova_controller has 2 hosts (oscompute1, oscontroller), but this collection "
+                             "deploys nova_controller on one host only"],
+    "two_time_servers": ["Group chrony_server has 2 hosts (oscontroller, oskeystone), and oscontroller, oskeystone "
+                         "have no chrony_upstream_servers"],
+    "unknown_group": ["Group contoller is no node type or service group of this collection (did you mean controller?)"],
     "no_compute": ["no host in group compute", "no host in group network"],
     "uplink_missing": ["osnetwork has no interface nosuch0 (cloudlab_external_interface)"],
 }
