@@ -16,8 +16,8 @@ task on that host and nothing run:
   entry point's meta/argument_specs.yml with the values rendered for the host (Model.calls).
 - the keystone users and passwords a task uses outside the files it writes (Model.logins): the
   `auth` of our keystone modules, the OpenStack client's OS_* environment, the admin token request,
-  the users keystone-manage bootstrap and the keystone role's keystone_identity task set, the
-  users of the rc files (LOGIN_ARGUMENTS).
+  the users keystone-manage bootstrap (its password on stdin or in OS_BOOTSTRAP_PASSWORD) and the
+  keystone role's keystone_identity task set, the users of the rc files (LOGIN_ARGUMENTS).
 
 What only a run knows is faked: facts, the secrets (vault_<name> of the secrets role is
 'secret-<name>'), registered results (a `when` or a loop that needs one is taken as true, or as one
@@ -289,13 +289,21 @@ def credentials(value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def bootstrap_credentials(args: dict, environment: dict) -> Iterator[tuple[str, Any]]:
-    """The admin keystone-manage bootstrap sets: OS_BOOTSTRAP_PASSWORD of its environment, for the
-    --bootstrap-username of its argv (keystone-manage's default: admin)."""
-    if "OS_BOOTSTRAP_PASSWORD" not in environment:
-        return
+    """The admin keystone-manage bootstrap sets, for a command whose argv holds `bootstrap`: the
+    password on its standard input (the keystone role's files/keystone_bootstrap.py, issue 23) or in
+    OS_BOOTSTRAP_PASSWORD of its environment, for the --bootstrap-username of its argv
+    (keystone-manage's default: admin)."""
     argv = [str(word) for word in args.get("argv") or str(args.get("_raw_params") or args.get("cmd") or "").split()]
+    if "bootstrap" not in argv:
+        return
+    if args.get("stdin") is not None:
+        password = args["stdin"]
+    elif "OS_BOOTSTRAP_PASSWORD" in environment:
+        password = environment["OS_BOOTSTRAP_PASSWORD"]
+    else:
+        return
     user = argv[argv.index("--bootstrap-username") + 1] if "--bootstrap-username" in argv[:-1] else "admin"
-    yield user, environment["OS_BOOTSTRAP_PASSWORD"]
+    yield user, password
 
 
 def merge_settings(maps: list[dict]) -> dict:
