@@ -15,9 +15,10 @@ task on that host and nothing run:
   false, the service roles' calls of cloudlab.openstack.service), validated here instead against the
   entry point's meta/argument_specs.yml with the values rendered for the host (Model.calls).
 - the keystone users and passwords a task uses outside the files it writes (Model.logins): the
-  `auth` of our keystone modules, the OpenStack client's OS_* environment, the admin token request,
-  the users keystone-manage bootstrap (its password on stdin or in OS_BOOTSTRAP_PASSWORD) and the
-  keystone role's keystone_identity task set, the users of the rc files (LOGIN_ARGUMENTS).
+  `auth` of our keystone modules, the OpenStack client's clouds.yaml (the content a copy task writes)
+  or OS_* environment, the admin token request, the users keystone-manage bootstrap (its password
+  on stdin or in OS_BOOTSTRAP_PASSWORD) and the keystone role's keystone_identity task set, the
+  users of the rc files (LOGIN_ARGUMENTS).
 
 What only a run knows is faked: facts, the secrets (vault_<name> of the secrets role is
 'secret-<name>'), registered results (a `when` or a loop that needs one is taken as true, or as one
@@ -88,13 +89,15 @@ INCLUDE_VARS = "ansible.builtin.include_vars"
 RECORDED_MODULES = {INCLUDE_VARS, DATABASE_USER_MODULE, *FILE_WRITERS}
 # The module arguments that carry a keystone user and its password (Model.logins), with the modules
 # they are read for ('*': any): the auth of our keystone modules, the token request keystone's
-# login probe sends, the users keystone_identity sets. The users of keystone_register's own
-# keystone_identity task are not read here: they are the lists the roles hand over (Model.includes),
-# and rendering them inside the role costs seconds per call (see record_include).
+# login probe sends, the users keystone_identity sets, a file's YAML content (the OpenStack
+# client's clouds.yaml). The users of keystone_register's own keystone_identity task are not read
+# here: they are the lists the roles hand over (Model.includes), and rendering them inside the role
+# costs seconds per call (see record_include).
 LOGIN_ARGUMENTS = {
     "auth": "*",
     "body": "ansible.builtin.uri",
     "users": "cloudlab.openstack.keystone_identity",
+    "content": "ansible.builtin.copy",
 }
 # Arguments that set the passwords they carry (the others log in with them).
 SETTING_ARGUMENTS = {"users"}
@@ -304,6 +307,16 @@ def bootstrap_credentials(args: dict, environment: dict) -> Iterator[tuple[str, 
         return
     user = argv[argv.index("--bootstrap-username") + 1] if "--bootstrap-username" in argv[:-1] else "admin"
     yield user, password
+
+
+def file_credentials(content: Any) -> Iterator[tuple[str, Any]]:
+    """credentials() of a file's content written as YAML or JSON (a clouds.yaml); none of any other."""
+    if isinstance(content, str):
+        try:
+            content = yaml.safe_load(content)
+        except yaml.YAMLError:
+            return
+    yield from credentials(content if isinstance(content, (dict, list)) else None)
 
 
 def merge_settings(maps: list[dict]) -> dict:

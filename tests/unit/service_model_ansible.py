@@ -59,7 +59,7 @@ from service_model import (DATABASE_USER_MODULE, FILE_WRITER_DEFAULT_PATHS, FILE
                            INCLUDE_VARS, INVENTORIES, KEY_VALUE_WRITERS, KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS,
                            LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT, SETTING_ARGUMENTS, SITE,
                            Call, DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
-                           fake_secrets, secret_names, secret_owner, shared_user_variables, variable_of)
+                           fake_secrets, file_credentials, secret_names, secret_owner, shared_user_variables, variable_of)
 
 
 def fake_facts(host_vars: dict[str, Any], hostname: str) -> dict[str, Any]:
@@ -490,7 +490,8 @@ class _Builder:
             except AnsibleError as error:
                 self.model.notes.add(f"{where}: {name} not renderable ({type(error).__name__})")
                 continue
-            for user, password in credentials(value):
+            found = file_credentials(value) if name == "content" else credentials(value)
+            for user, password in found:
                 self.add_login(index, host, task, name, name in SETTING_ARGUMENTS, user, password)
         environment = {}
         if _environment_may_log_in(task):

@@ -457,3 +457,14 @@ def test_credentials_finds_every_user_with_a_password(value, found):
 ])
 def test_bootstrap_credentials(args, environment, found):
     assert list(sm.bootstrap_credentials(args, environment)) == found
+
+
+@pytest.mark.parametrize("content, found", [
+    ("clouds:\n  admin:\n    auth:\n      username: admin\n      password: a\n      project_name: admin\n",
+     [("admin", "a")]),
+    ({"clouds": {"demo": {"auth": {"username": "demo", "password": "d"}}}}, [("demo", "d")]),
+    ("[DEFAULT]\ndebug = true\n", []),
+    ("a: [unclosed\n", []),
+])
+def test_file_credentials_reads_a_clouds_yaml(content, found):
+    assert list(sm.file_credentials(content)) == found
