@@ -15,8 +15,9 @@ task on that host and nothing run:
   false, the service roles' calls of cloudlab.openstack.service), validated here instead against the
   entry point's meta/argument_specs.yml with the values rendered for the host (Model.calls).
 - the keystone users and passwords a task uses outside the files it writes (Model.logins): the
-  `auth` of our keystone modules, the OpenStack client's OS_* environment, the admin token request,
-  the users keystone-manage bootstrap and the keystone role's keystone_identity task set, the
+  `auth` of our keystone modules, the OpenStack client's clouds.yaml (the content a copy task writes)
+  or OS_* environment, the admin token request, the users keystone-manage bootstrap (its password
+  on stdin or in OS_BOOTSTRAP_PASSWORD) and the keystone role's keystone_identity task set, the
   users of the rc files (LOGIN_ARGUMENTS).
 
 What only a run knows is faked: facts, the secrets (vault_<name> of the secrets role is
@@ -88,13 +89,15 @@ INCLUDE_VARS = "ansible.builtin.include_vars"
 RECORDED_MODULES = {INCLUDE_VARS, DATABASE_USER_MODULE, *FILE_WRITERS}
 # The module arguments that carry a keystone user and its password (Model.logins), with the modules
 # they are read for ('*': any): the auth of our keystone modules, the token request keystone's
-# login probe sends, the users keystone_identity sets. The users of keystone_register's own
-# keystone_identity task are not read here: they are the lists the roles hand over (Model.includes),
-# and rendering them inside the role costs seconds per call (see record_include).
+# login probe sends, the users keystone_identity sets, a file's YAML content (the OpenStack
+# client's clouds.yaml). The users of keystone_register's own keystone_identity task are not read
+# here: they are the lists the roles hand over (Model.includes), and rendering them inside the role
+# costs seconds per call (see record_include).
 LOGIN_ARGUMENTS = {
     "auth": "*",
     "body": "ansible.builtin.uri",
     "users": "cloudlab.openstack.keystone_identity",
+    "content": "ansible.builtin.copy",
 }
 # Arguments that set the passwords they carry (the others log in with them).
 SETTING_ARGUMENTS = {"users"}
@@ -289,13 +292,31 @@ def credentials(value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def bootstrap_credentials(args: dict, environment: dict) -> Iterator[tuple[str, Any]]:
-    """The admin keystone-manage bootstrap sets: OS_BOOTSTRAP_PASSWORD of its environment, for the
-    --bootstrap-username of its argv (keystone-manage's default: admin)."""
-    if "OS_BOOTSTRAP_PASSWORD" not in environment:
-        return
+    """The admin keystone-manage bootstrap sets, for a command whose argv holds `bootstrap`: the
+    password on its standard input (the keystone role's files/keystone_bootstrap.py, issue 23) or in
+    OS_BOOTSTRAP_PASSWORD of its environment, for the --bootstrap-username of its argv
+    (keystone-manage's default: admin)."""
     argv = [str(word) for word in args.get("argv") or str(args.get("_raw_params") or args.get("cmd") or "").split()]
+    if "bootstrap" not in argv:
+        return
+    if args.get("stdin") is not None:
+        password = args["stdin"]
+    elif "OS_BOOTSTRAP_PASSWORD" in environment:
+        password = environment["OS_BOOTSTRAP_PASSWORD"]
+    else:
+        return
     user = argv[argv.index("--bootstrap-username") + 1] if "--bootstrap-username" in argv[:-1] else "admin"
-    yield user, environment["OS_BOOTSTRAP_PASSWORD"]
+    yield user, password
+
+
+def file_credentials(content: Any) -> Iterator[tuple[str, Any]]:
+    """credentials() of a file's content written as YAML or JSON (a clouds.yaml); none of any other."""
+    if isinstance(content, str):
+        try:
+            content = yaml.safe_load(content)
+        except yaml.YAMLError:
+            return
+    yield from credentials(content if isinstance(content, (dict, list)) else None)
 
 
 def merge_settings(maps: list[dict]) -> dict:

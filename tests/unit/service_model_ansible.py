@@ -59,7 +59,7 @@ from service_model import (DATABASE_USER_MODULE, FILE_WRITER_DEFAULT_PATHS, FILE
                            INCLUDE_VARS, INVENTORIES, KEY_VALUE_WRITERS, KEYSTONE_REGISTER, KEYSTONE_REGISTER_USERS,
                            LOGIN_ARGUMENTS, RECORDED_MODULES, ROOT, SETTING_ARGUMENTS, SITE,
                            Call, DatabaseUser, Include, Login, Model, Write, bootstrap_credentials, credentials,
-                           fake_secrets, secret_names, secret_owner, shared_user_variables, variable_of)
+                           fake_secrets, file_credentials, secret_names, secret_owner, shared_user_variables, variable_of)
 
 
 def fake_facts(host_vars: dict[str, Any], hostname: str) -> dict[str, Any]:
@@ -162,6 +162,12 @@ def _environment_may_log_in(task) -> bool:
     """The task's environment names a password or is templated (DEBIAN_FRONTEND alone is not)."""
     written = json.dumps(task.environment or [], default=str)
     return "PASSWORD" in written or "{{" in written
+
+
+def _bootstrap_on_stdin(task) -> bool:
+    """A command that runs keystone-manage bootstrap with the password on its standard input."""
+    return "stdin" in task.args and "bootstrap" in json.dumps(task.args.get("argv") or task.args.get("_raw_params") or
+                                                              task.args.get("cmd") or "", default=str)
 
 
 def _plain(value: Any) -> Any:
@@ -367,7 +373,8 @@ class _Builder:
             is_include = isinstance(task, TaskInclude)
             hands_over = isinstance(task, IncludeRole) and bool(handovers(task))
             unvalidated = isinstance(task, IncludeRole) and not task.rolespec_validate
-            logs_in = not is_include and (bool(_login_arguments(task)) or _environment_may_log_in(task))
+            logs_in = not is_include and (bool(_login_arguments(task)) or _environment_may_log_in(task)
+                                          or _bootstrap_on_stdin(task))
             if not (is_include or logs_in or module in RECORDED_MODULES):
                 continue
             if is_include and not task.when and not hands_over and not unvalidated:
@@ -475,34 +482,36 @@ class _Builder:
             self.model.logins.append(login)
 
     def record_logins(self, index, host, task, templar, where):
-        """The keystone users and passwords of the task's LOGIN_ARGUMENTS and of its environment."""
+        """The keystone users and passwords of the task's LOGIN_ARGUMENTS, of its environment and of
+        the stdin of keystone-manage bootstrap."""
         for name in _login_arguments(task):
             try:
                 value = _plain(templar.template(task.args[name]))
             except AnsibleError as error:
                 self.model.notes.add(f"{where}: {name} not renderable ({type(error).__name__})")
                 continue
-            for user, password in credentials(value):
+            found = file_credentials(value) if name == "content" else credentials(value)
+            for user, password in found:
                 self.add_login(index, host, task, name, name in SETTING_ARGUMENTS, user, password)
-        if not _environment_may_log_in(task):
-            return
         environment = {}
-        try:
-            for part in _plain(templar.template(task.environment)):
-                environment.update(part if isinstance(part, dict) else {})
-        except AnsibleError as error:
-            self.model.notes.add(f"{where}: environment not renderable ({type(error).__name__})")
-            return
-        for user, password in credentials(environment):
-            self.add_login(index, host, task, "environment", False, user, password)
-        if "OS_BOOTSTRAP_PASSWORD" in environment:
+        if _environment_may_log_in(task):
+            try:
+                for part in _plain(templar.template(task.environment)):
+                    environment.update(part if isinstance(part, dict) else {})
+            except AnsibleError as error:
+                self.model.notes.add(f"{where}: environment not renderable ({type(error).__name__})")
+                return
+            for user, password in credentials(environment):
+                self.add_login(index, host, task, "environment", False, user, password)
+        if "OS_BOOTSTRAP_PASSWORD" in environment or _bootstrap_on_stdin(task):
             try:
                 args = _plain(templar.template(task.args))
             except AnsibleError as error:
                 self.model.notes.add(f"{where}: arguments not renderable ({type(error).__name__})")
                 return
+            source = "stdin" if args.get("stdin") is not None else "environment"
             for user, password in bootstrap_credentials(args, environment):
-                self.add_login(index, host, task, "environment", True, user, password)
+                self.add_login(index, host, task, source, True, user, password)
 
     def record_database_users(self, index, play, host, step, task, templar, where):
         # mysql_user loops over the databases: one user (and its password) per item.

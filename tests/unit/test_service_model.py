@@ -448,6 +448,23 @@ def test_credentials_finds_every_user_with_a_password(value, found):
      {"OS_BOOTSTRAP_PASSWORD": "a"}, [("root", "a")]),
     ({"argv": ["keystone-manage", "bootstrap"]}, {"OS_BOOTSTRAP_PASSWORD": "a"}, [("admin", "a")]),
     ({"argv": ["openstack", "flavor", "list"]}, {"OS_PASSWORD": "a"}, []),
+    # the keystone role's files/keystone_bootstrap.py: keystone-manage's arguments, the password on stdin
+    ({"argv": ["runuser", "-u", "keystone", "--", "python3", "-I", "-c", "<script>", "bootstrap",
+               "--bootstrap-username", "root"], "stdin": "s"}, {}, [("root", "s")]),
+    ({"argv": ["python3", "-c", "<script>", "bootstrap"], "stdin": "s"}, {}, [("admin", "s")]),
+    ({"argv": ["rabbitmqctl", "add_user", "openstack"], "stdin": "s"}, {}, []),
+    ({"argv": ["keystone-manage", "bootstrap"]}, {}, []),
 ])
 def test_bootstrap_credentials(args, environment, found):
     assert list(sm.bootstrap_credentials(args, environment)) == found
+
+
+@pytest.mark.parametrize("content, found", [
+    ("clouds:\n  admin:\n    auth:\n      username: admin\n      password: a\n      project_name: admin\n",
+     [("admin", "a")]),
+    ({"clouds": {"demo": {"auth": {"username": "demo", "password": "d"}}}}, [("demo", "d")]),
+    ("[DEFAULT]\ndebug = true\n", []),
+    ("a: [unclosed\n", []),
+])
+def test_file_credentials_reads_a_clouds_yaml(content, found):
+    assert list(sm.file_credentials(content)) == found
