@@ -25,7 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import configparser
-import importlib.util
+import importlib.machinery
 import logging
 import os
 import re
@@ -86,9 +86,20 @@ def default_config_file(service):
     return DEFAULT_CONFIG_FILE.format(service)
 
 
+def find_on_sys_path(name):
+    """The spec of a top-level package found in sys.path's directories, or None.
+
+    Only the path finder is asked, not every finder of sys.meta_path: under Mitogen the module runs
+    in an interpreter whose meta_path holds Mitogen's importer, which answers "found" for a package
+    it could fetch from the controller later, so importlib.util.find_spec said aodh was installed on
+    a node without it (molecule/site's test_db_schema, clean-clone CI of 0057dab).
+    """
+    return importlib.machinery.PathFinder.find_spec(name)
+
+
 def is_installed(service, find_spec=None):
-    """Whether the service's Python package can be imported, without importing it."""
-    find_spec = find_spec or importlib.util.find_spec
+    """Whether the service's Python package is installed on this node, without importing it."""
+    find_spec = find_spec or find_on_sys_path
     try:
         return find_spec(PACKAGES[service]) is not None
     except (ImportError, ValueError):

@@ -4,6 +4,8 @@ URL masking, the result on a node without the service, and read_databases() driv
 (the real loaders import nova, cinder, ...: they are proven on a lab node, not here).
 
 Revisions and listings are the real ones of Zed (nova 26, heat 19)."""
+import importlib.machinery
+import importlib.util
 import os
 import signal
 import sys
@@ -435,3 +437,22 @@ def test_the_services_stdout_stays_off_stdout(capfd, deadline):
     out, err = capfd.readouterr()
     assert out == ''
     assert 'INFO nova.db.migration [-] printed' in err and 'INFO written to fd 1' in err
+
+
+class _ClaimsEverything(object):
+    """A sys.meta_path finder that answers for any name, as Mitogen's importer does on a node (it
+    can fetch a module from the controller when it is imported)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        return importlib.machinery.ModuleSpec(name, loader=None)
+
+
+def test_is_installed_asks_only_the_disk(monkeypatch):
+    """Under Mitogen, importlib.util.find_spec said aodh was there on a node without it."""
+    assert importlib.util.find_spec('os') is not None
+    monkeypatch.setattr(sys, 'meta_path', [_ClaimsEverything()] + sys.meta_path)
+    assert importlib.util.find_spec('aodh') is not None
+    assert db_schema.is_installed('aodh') is False
+    monkeypatch.setitem(db_schema.PACKAGES, 'aodh', 'json')
+    assert db_schema.is_installed('aodh') is True

@@ -36,7 +36,7 @@ def conf(tmp_path):
     return path
 
 
-REAL_FIND_SPEC = utils.importlib.util.find_spec
+REAL_FIND_SPEC = utils.find_on_sys_path
 
 
 def fake_find_spec(answers, asked=None):
@@ -53,7 +53,7 @@ def fake_find_spec(answers, asked=None):
 
 @pytest.fixture
 def installed(monkeypatch):
-    monkeypatch.setattr(utils.importlib.util, 'find_spec',
+    monkeypatch.setattr(utils, 'find_on_sys_path',
                         fake_find_spec(dict((name, object()) for name in utils.SERVICES)))
 
 
@@ -106,7 +106,7 @@ def nova_loader(calls, api_current='d67eeaabee36', fail=None):
 def test_not_installed_plans_the_sync(monkeypatch, capfd, check):
     """A fresh node in check mode: no nova to import. Not a failure: everything is behind."""
     asked = []
-    monkeypatch.setattr(utils.importlib.util, 'find_spec', fake_find_spec({'nova': None}, asked))
+    monkeypatch.setattr(utils, 'find_on_sys_path', fake_find_spec({'nova': None}, asked))
     monkeypatch.setitem(utils.LOADERS, 'nova', lambda config_file: pytest.fail('nothing may be read'))
     result, dummy = run({'service': 'nova'}, capfd, check=check)
     assert asked == ['nova']
