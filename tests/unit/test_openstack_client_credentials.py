@@ -21,6 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from controller_playbook import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from fake_command import RECORDER, assert_no_password_exposed, install, read_calls, recap  # noqa: E402  pylint: disable=wrong-import-position
 from service_model import fake_secrets  # noqa: E402  pylint: disable=wrong-import-position
 
 FAKE_OPENSTACK = r'''#!PYTHON
@@ -29,24 +30,7 @@ import yaml
 
 state_path = os.environ["FAKE_OPENSTACK_STATE"]
 state = json.load(open(state_path))
-def ancestors():
-    """The command lines of this process's ancestors: the module's interpreter, the shell that
-    started it (where Ansible writes a task's environment), ansible-playbook."""
-    lines, pid = [], os.getppid()
-    while pid > 1:
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                lines.append(f.read().replace(b"\0", b" ").decode(errors="replace"))
-            with open("/proc/%d/stat" % pid) as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            break
-    return lines
-
-
-call = {"argv": sys.argv, "environ": open("/proc/self/environ", "rb").read().decode(errors="replace"),
-        "ancestors": ancestors()}
-
+''' + RECORDER + r'''
 
 def done(code=0, out=None, err=None):
     if out is not None:
@@ -127,10 +111,7 @@ def fake(tmp_path, monkeypatch):
     """A scratch directory: the fake client first on PATH, its state (the users' passwords, no
     object yet), a parent for the roles' private directory, one local host."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "openstack"
-    script.write_text(FAKE_OPENSTACK.replace("PYTHON", sys.executable, 1))
-    script.chmod(0o755)
+    install(bin_dir, "openstack", FAKE_OPENSTACK)
     (tmp_path / "state.json").write_text(json.dumps({"passwords": {"admin": ADMIN, "demo": DEMO}}))
     (tmp_path / "run").mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
@@ -158,13 +139,7 @@ def run(tmp_path, role, *arguments):
     parent = {"nova": "__nova_clouds_parent", "neutron_networks": "__neutron_networks_clouds_parent"}[role]
     done = run_playbook(tmp_path, tmp_path / "inventory.yml", playbook, "-v", "--skip-tags", "packages",
                         "-e", json.dumps({parent: str(tmp_path / "run")}), *arguments)
-    logged = [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
-    return done, logged
-
-
-def recap(done):
-    line = next(line for line in done.stdout.splitlines() if line.startswith("infra") and "ok=" in line)
-    return {key: int(value) for key, value in (part.split("=") for part in line.split()[2:])}
+    return done, read_calls(calls)
 
 
 def state(tmp_path):
@@ -175,12 +150,8 @@ def assert_logged_in_from_a_private_file(tmp_path, done, logged):
     assert logged, "the client never ran"
     for call in logged:
         assert call.get("file_mode") == "0o600" and call.get("dir_mode") == "0o700", call
-        for password in (ADMIN, DEMO):
-            assert password not in " ".join(call["argv"]) and password not in call["environ"], call["argv"]
-            assert not [line for line in call["ancestors"] if password in line], "on an ancestor's command line"
         assert "OS_PASSWORD" not in call["environ"]
-    for password in (ADMIN, DEMO):
-        assert password not in done.stdout and password not in done.stderr
+    assert_no_password_exposed(done, logged, ADMIN, DEMO)
     assert list((tmp_path / "run").iterdir()) == [], "the private directory is still there"
 
 

@@ -20,6 +20,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from controller_playbook import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from fake_command import RECORDER, assert_no_password_exposed, install, read_calls, recap  # noqa: E402  pylint: disable=wrong-import-position
 from service_model import fake_secrets  # noqa: E402  pylint: disable=wrong-import-position
 
 FAKE_RABBITMQCTL = r'''#!PYTHON
@@ -28,24 +29,7 @@ import json, os, sys
 state_path = os.environ["FAKE_RABBITMQ_STATE"]
 state = json.load(open(state_path))
 args = sys.argv[1:]
-def ancestors():
-    """The command lines of this process's ancestors: the module's interpreter, the shell that
-    started it (where Ansible writes a task's environment), ansible-playbook."""
-    lines, pid = [], os.getppid()
-    while pid > 1:
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                lines.append(f.read().replace(b"\0", b" ").decode(errors="replace"))
-            with open("/proc/%d/stat" % pid) as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            break
-    return lines
-
-
-call = {"argv": sys.argv, "environ": open("/proc/self/environ", "rb").read().decode(errors="replace"),
-        "ancestors": ancestors()}
-while args and args[0] in ("-q", "--quiet", "-n"):
+''' + RECORDER + r'''while args and args[0] in ("-q", "--quiet", "-n"):
     args = args[2:] if args[0] == "-n" else args[1:]
 args = [a for a in args if a not in ("--formatter", "json")]
 command, rest = args[0], args[1:]
@@ -124,11 +108,7 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_RABBITMQ_STATE", str(tmp_path / "state.json"))
     monkeypatch.setenv("FAKE_RABBITMQ_CALLS", str(tmp_path / "calls.jsonl"))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "rabbitmqctl"
-    script.write_text(FAKE_RABBITMQCTL.replace("PYTHON", sys.executable, 1))
-    script.chmod(0o755)
+    install(tmp_path / "bin", "rabbitmqctl", FAKE_RABBITMQCTL)
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"users": {"guest": {"password": "guest", "tags": ["administrator"],
                                                      "permissions": []}}}))
@@ -153,30 +133,15 @@ def run(tmp_path, password, *arguments):
     extra = tmp_path / "users.yml"
     extra.write_text(yaml.safe_dump({"rabbitmq_users": [{"user": "openstack", "password": password, "vhost": "/"}]}))
     done = run_playbook(tmp_path, tmp_path / "inventory.yml", tmp_path / "play.yml", "-v", "-e", f"@{extra}", *arguments)
-    logged = [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
-    return done, logged
+    return done, read_calls(calls)
 
 
 def state(tmp_path):
     return json.loads((tmp_path / "state.json").read_text())["users"]
 
 
-def recap(done):
-    line = next(line for line in done.stdout.splitlines() if line.startswith("infra") and "ok=" in line)
-    return {key: int(value) for key, value in (part.split("=") for part in line.split()[2:])}
-
-
 def commands(logged):
     return [[word for word in call["argv"][1:] if word not in ("-q", "--formatter", "json")][0] for call in logged]
-
-
-def assert_no_password_exposed(done, logged, *passwords):
-    for password in passwords:
-        for call in logged:
-            assert password not in " ".join(call["argv"]), call["argv"]
-            assert password not in call["environ"]
-            assert not [line for line in call["ancestors"] if password in line], "on an ancestor's command line"
-        assert password not in done.stdout and password not in done.stderr
 
 
 def test_a_new_user_gets_its_password_on_stdin_once(fake):
